@@ -1,0 +1,1 @@
+pytest_plugins = ["mlp_xp.testing", "pytester"]

@@ -1,0 +1,272 @@
+"""The registry of array backends: name -> namespace, device, moving data in and out, waiting.
+
+This is the one module (besides the CLI and benchmark edges) that imports array
+libraries; the maths modules only ever see ``array_namespace(...)``. Libraries are
+imported lazily, the first time a backend is asked for, so ``import mlp_xp`` stays cheap.
+
+Examples
+--------
+>>> import numpy as np
+>>> from mlp_xp.backends import get_backend
+>>> b = get_backend("numpy")
+>>> x = b.asarray(np.arange(3.0), dtype="float64")
+>>> b.to_numpy(b.xp.sum(x))
+array(3.)
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import importlib.util
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "BACKEND_NAMES",
+    "Backend",
+    "BackendUnavailable",
+    "available_backends",
+    "get_backend",
+    "known_backends",
+]
+
+
+class BackendUnavailable(RuntimeError):
+    """A known backend that cannot run here; ``reason`` says why (not installed, no CUDA device)."""
+
+    def __init__(self, name: str, reason: str):
+        super().__init__(f"backend {name!r} is not available: {reason}")
+        self.name = name
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Backend:
+    """One array library on one device.
+
+    Attributes
+    ----------
+    name : str
+        Registry name, e.g. ``"numpy"``, ``"torch-cuda"``.
+    library : str
+        The distribution whose version is reported (``"numpy"``, ``"torch"``, ...).
+    xp : module
+        The array-API namespace (array-api-compat's wrapper where the library needs one).
+    device : object
+        The device arrays are created on (``"cpu"`` for NumPy).
+    device_name : str
+        Human-readable device: ``"cpu"`` or the GPU model name.
+    is_accelerator : bool
+        Whether the device is a GPU.
+    """
+
+    name: str
+    library: str
+    xp: Any
+    device: Any
+    device_name: str
+    is_accelerator: bool
+    _asarray: Callable[[np.ndarray, str], Any] = field(repr=False)
+    _to_numpy: Callable[[Any], np.ndarray] = field(repr=False)
+    _synchronize: Callable[[], None] = field(repr=False, default=lambda: None)
+    _wait: Callable[[Any], Any] | None = field(repr=False, default=None)
+
+    @property
+    def version(self) -> str:
+        """Version of the backing library."""
+        return importlib.metadata.version(self.library)
+
+    @property
+    def supports_float64(self) -> bool:
+        """Whether float64 arrays can be made on this device (false on e.g. Apple MPS)."""
+        try:
+            self.asarray(np.zeros(1), dtype="float64")
+        except (TypeError, RuntimeError, ValueError):
+            return False
+        return True
+
+    def asarray(self, a: Any, dtype: str) -> Any:
+        """Move host data onto this backend's device with an explicit dtype.
+
+        ``dtype`` is a name (``"float64"``, ``"float32"``, ...); the library's own default
+        dtype is never used, so every backend sees the same numbers.
+        """
+        return self._asarray(np.asarray(a, dtype=dtype), dtype)
+
+    def to_numpy(self, x: Any) -> np.ndarray:
+        """Bring an array of this backend back to host NumPy (waits for the device)."""
+        return self._to_numpy(x)
+
+    def synchronize(self) -> None:
+        """Wait until all work queued on this backend's device has finished."""
+        self._synchronize()
+
+    def wait(self, result: Any) -> Any:
+        """Wait until ``result`` (an array or a tuple of arrays) is computed, and return it.
+
+        CuPy and torch-CUDA synchronise the device; JAX blocks on the arrays themselves
+        (its dispatch is asynchronous per array); lazy backends return computed arrays.
+        """
+        if self._wait is not None:
+            return self._wait(result)
+        self._synchronize()
+        return result
+
+
+def _numpy() -> Backend:
+    import array_api_compat.numpy as xp
+
+    return Backend(
+        "numpy", "numpy", xp, "cpu", "cpu", False,
+        _asarray=lambda a, dtype: np.array(a, dtype=dtype),
+        _to_numpy=np.asarray,
+    )
+
+
+def _array_api_strict() -> Backend:
+    import array_api_strict as xp
+
+    # The referee: code that passes with these off runs on JAX-under-jit and Dask too.
+    xp.set_array_api_strict_flags(boolean_indexing=False, data_dependent_shapes=False)
+    return Backend(
+        "array_api_strict", "array-api-strict", xp, xp.Device("CPU_DEVICE"), "cpu", False,
+        _asarray=lambda a, dtype: xp.asarray(a, dtype=getattr(xp, dtype)),
+        _to_numpy=lambda x: np.from_dlpack(x).copy(),
+    )
+
+
+def _torch(device: str) -> Callable[[], Backend]:
+    def load() -> Backend:
+        import array_api_compat.torch as xp
+        import torch
+
+        if device == "cuda":
+            if not torch.cuda.is_available():
+                raise BackendUnavailable("torch-cuda", "no CUDA device visible to PyTorch")
+            name, device_name, accel = "torch-cuda", torch.cuda.get_device_name(0), True
+            sync = torch.cuda.synchronize
+        else:
+            name, device_name, accel, sync = "torch", "cpu", False, (lambda: None)
+        dev = torch.device(device)
+        return Backend(
+            name, "torch", xp, dev, device_name, accel,
+            _asarray=lambda a, dtype: torch.asarray(a, dtype=getattr(torch, dtype), device=dev),
+            _to_numpy=lambda x: x.detach().cpu().numpy(),
+            _synchronize=sync,
+        )
+
+    return load
+
+
+def _jax(platform: str) -> Callable[[], Backend]:
+    def load() -> Backend:
+        import jax
+
+        jax.config.update("jax_enable_x64", True)  # float64 as on every other backend
+        import jax.numpy as xp
+
+        name = "jax" if platform == "cpu" else "jax-gpu"
+        try:
+            dev = jax.devices(platform)[0]
+        except RuntimeError as exc:
+            raise BackendUnavailable(name, f"no {platform.upper()} device visible to JAX") from exc
+        device_name = "cpu" if platform == "cpu" else dev.device_kind
+
+        def asarray(a: np.ndarray, dtype: str) -> Any:
+            return jax.device_put(a.astype(dtype, copy=False), dev)
+
+        return Backend(
+            name, "jax", xp, dev, device_name, platform != "cpu",
+            _asarray=asarray,
+            _to_numpy=lambda x: np.asarray(jax.device_get(x)),
+            _synchronize=jax.effects_barrier,
+            # JAX has no device-wide wait that covers pure computations: block on the results.
+            _wait=jax.block_until_ready,
+        )
+
+    return load
+
+
+def _cupy() -> Backend:
+    import array_api_compat.cupy as xp
+    import cupy
+
+    try:
+        n = cupy.cuda.runtime.getDeviceCount()
+    except cupy.cuda.runtime.CUDARuntimeError as exc:
+        raise BackendUnavailable("cupy", f"no CUDA device ({exc})") from exc
+    if n == 0:
+        raise BackendUnavailable("cupy", "no CUDA device")
+    dev = cupy.cuda.Device(0)
+    props = cupy.cuda.runtime.getDeviceProperties(0)
+    device_name = props["name"].decode() if isinstance(props["name"], bytes) else props["name"]
+
+    def asarray(a: np.ndarray, dtype: str) -> Any:
+        with dev:
+            return cupy.asarray(a, dtype=dtype)
+
+    return Backend(
+        "cupy", "cupy", xp, dev, device_name, True,
+        _asarray=asarray,
+        _to_numpy=cupy.asnumpy,
+        _synchronize=dev.synchronize,
+    )
+
+
+#: name -> (import name checked for "not installed", loader)
+_REGISTRY: dict[str, tuple[str, Callable[[], Backend]]] = {
+    "numpy": ("numpy", _numpy),
+    "array_api_strict": ("array_api_strict", _array_api_strict),
+    "torch": ("torch", _torch("cpu")),
+    "jax": ("jax", _jax("cpu")),
+    "cupy": ("cupy", _cupy),
+    "torch-cuda": ("torch", _torch("cuda")),
+    "jax-gpu": ("jax", _jax("gpu")),
+}
+
+BACKEND_NAMES: tuple[str, ...] = tuple(_REGISTRY)
+
+
+@cache
+def _load(name: str) -> Backend | BackendUnavailable:
+    module, loader = _REGISTRY[name]
+    if importlib.util.find_spec(module) is None:
+        return BackendUnavailable(name, f"{module} is not installed")
+    try:
+        return loader()
+    except BackendUnavailable as exc:
+        return exc
+    except ImportError as exc:  # installed but broken (e.g. a CUDA wheel without its driver)
+        return BackendUnavailable(name, f"{module} failed to import: {exc}")
+
+
+def get_backend(name: str) -> Backend:
+    """Return the backend called ``name``.
+
+    Raises
+    ------
+    ValueError
+        If ``name`` is not a known backend (the message lists the known ones).
+    BackendUnavailable
+        If it is known but cannot run here; ``.reason`` says why.
+    """
+    if name not in _REGISTRY:
+        raise ValueError(f"unknown backend {name!r}; known backends: {', '.join(BACKEND_NAMES)}")
+    result = _load(name)
+    if isinstance(result, BackendUnavailable):
+        raise result
+    return result
+
+
+def known_backends() -> dict[str, Backend | BackendUnavailable]:
+    """Every known backend: the loaded ``Backend``, or the ``BackendUnavailable`` saying why not."""
+    return {name: _load(name) for name in BACKEND_NAMES}
+
+
+def available_backends() -> list[Backend]:
+    """The backends that can run on this machine, in registry order."""
+    return [b for b in known_backends().values() if isinstance(b, Backend)]

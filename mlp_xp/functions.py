@@ -1,0 +1,80 @@
+"""Elementwise and row-wise functions of the network: softmax, sigmoid and its derivative.
+
+Each is written once against the array API: the namespace comes from the argument, and
+the result is an array of the same library, device and dtype. None of them overflows
+for any finite input.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from array_api_compat import array_namespace
+
+__all__ = ["log_softmax", "sigmoid", "sigmoid_grad", "softmax"]
+
+
+def softmax(x: Any) -> Any:
+    """Softmax of a 1-D vector, or of each row of a 2-D array.
+
+    ``softmax(x)_i = exp(x_i - max(x)) / sum_j exp(x_j - max(x))``: shifting by the row's
+    maximum leaves the result unchanged and keeps ``exp`` from overflowing.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> softmax(np.asarray([[1001.0, 1002.0], [3.0, 4.0]]))
+    array([[0.26894142, 0.73105858],
+           [0.26894142, 0.73105858]])
+    """
+    xp = array_namespace(x)
+    e = xp.exp(x - xp.max(x, axis=-1, keepdims=True))
+    e /= xp.sum(e, axis=-1, keepdims=True)
+    return e
+
+
+def log_softmax(x: Any) -> Any:
+    """Logarithm of :func:`softmax`, computed without forming ``softmax`` (log-sum-exp).
+
+    Finite for any finite input, where ``log(softmax(x))`` would give ``-inf``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> log_softmax(np.asarray([0.0, 1e4]))
+    array([-10000.,      0.])
+    """
+    xp = array_namespace(x)
+    shifted = x - xp.max(x, axis=-1, keepdims=True)
+    return shifted - xp.log(xp.sum(xp.exp(shifted), axis=-1, keepdims=True))
+
+
+def sigmoid(x: Any) -> Any:
+    """Logistic sigmoid ``1 / (1 + exp(-x))``, elementwise.
+
+    Computed from ``e = exp(-|x|) <= 1`` as ``1 / (1 + e)`` for ``x >= 0`` and
+    ``e / (1 + e)`` for ``x < 0``, so ``exp`` never overflows and tiny values keep
+    their relative precision.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> sigmoid(np.asarray([[1.0, 2.0], [-1.0, -2.0]]))
+    array([[0.73105858, 0.88079708],
+           [0.26894142, 0.11920292]])
+    """
+    xp = array_namespace(x)
+    e = xp.exp(-xp.abs(x))
+    return xp.where(x >= 0, 1 / (1 + e), e / (1 + e))
+
+
+def sigmoid_grad(s: Any) -> Any:
+    """Derivative of the sigmoid, given ``s = sigmoid(x)`` (not ``x``): ``s * (1 - s)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> sigmoid_grad(sigmoid(np.asarray([1.0, -2.0])))
+    array([0.19661193, 0.10499359])
+    """
+    return s * (1 - s)

@@ -1,0 +1,74 @@
+import numpy as np
+import pytest
+
+from mlp_xp import forward_backward_prop, gradcheck_naive, param_layout, sanity_check
+from mlp_xp._host import random_problem, seed_problem
+
+from ._reference import reference_forward_backward
+
+SHAPES = [(1, (3, 4, 2)), (20, (10, 5, 10)), (7, (1, 1, 1)), (64, (32, 16, 5)), (5, (4, 6, 1))]
+
+
+def test_param_layout():
+    layout = param_layout((10, 5, 10))
+    assert layout.size == (10 + 1) * 5 + (5 + 1) * 10
+    assert [(b.name, b.shape, b.offset) for b in layout] == [
+        ("W1", (10, 5), 0), ("b1", (5,), 50), ("W2", (5, 10), 55), ("b2", (10,), 105)
+    ]
+    assert layout.entry_name(0) == "W1[0, 0]"
+    assert layout.entry_name(13) == "W1[2, 3]"
+    assert layout.entry_name(52) == "b1[2]"
+    assert layout.entry_name(55 + 1 * 10 + 2) == "W2[1, 2]"
+    assert layout.entry_name(114) == "b2[9]"
+    with pytest.raises(IndexError):
+        layout.entry_name(115)
+
+
+@pytest.mark.parametrize(("M", "dims"), SHAPES)
+def test_matches_numpy_reference_float64(backend, M, dims):
+    data, labels, params = seed_problem(M, dims, seed=M)
+    ref_cost, ref_grad = reference_forward_backward(data, labels, params, dims)
+    cost, grad = forward_backward_prop(*(backend.asarray(a, "float64") for a in (data, labels, params)), dims)
+    # results stay in the caller's namespace, as a 0-d cost and a flat gradient
+    assert type(cost) is type(backend.asarray(params, "float64"))
+    assert tuple(cost.shape) == () and tuple(grad.shape) == params.shape
+    cost, grad = backend.to_numpy(cost), backend.to_numpy(grad)
+    assert grad.dtype == np.float64
+    np.testing.assert_allclose(cost, ref_cost, rtol=1e-12)
+    # relative to the gradient's scale: entries near 0 carry only absolute rounding error
+    np.testing.assert_allclose(grad, ref_grad, rtol=1e-12, atol=1e-12 * np.abs(ref_grad).max())
+
+
+@pytest.mark.parametrize(("M", "dims"), [(20, (10, 5, 10)), (256, (128, 64, 10))])
+def test_float32_within_stated_tolerance(backend, M, dims):
+    # float32 rounding (eps = 1.2e-7) accumulates over sums of up to max(M, Dx, H) terms of
+    # either sign; a normwise error of 1e-5 leaves room for sqrt(n) growth with n in the
+    # hundreds and is still 100x below any bug the gradient checks look for.
+    data, labels, params = random_problem(M, dims, seed=1)
+    ref_cost, ref_grad = reference_forward_backward(data, labels, params, dims)
+    cost, grad = forward_backward_prop(*(backend.asarray(a, "float32") for a in (data, labels, params)), dims)
+    cost, grad = backend.to_numpy(cost), backend.to_numpy(grad)
+    assert grad.dtype == np.float32 and cost.dtype == np.float32
+    assert abs(cost - ref_cost) <= 1e-5 * abs(ref_cost)
+    assert np.linalg.norm(grad - ref_grad) <= 1e-5 * np.linalg.norm(ref_grad)
+
+
+def test_network_passes_gradcheck_naive(backend, capsys):
+    dims = (6, 4, 3)
+    data, labels, params = (backend.asarray(a, "float64") for a in seed_problem(5, dims, seed=3))
+    assert gradcheck_naive(lambda p: forward_backward_prop(data, labels, p, dims), params)
+    assert capsys.readouterr().out == "Gradient check passed!\n"
+
+
+def test_sanity_check(backend, capsys):
+    assert sanity_check(backend.name) is True
+    assert capsys.readouterr().out == "Running sanity check...\nGradient check passed!\n"
+
+
+def test_does_not_modify_inputs(backend):
+    dims = (4, 3, 2)
+    host = seed_problem(6, dims, seed=4)
+    arrays = [backend.asarray(a, "float64") for a in host]
+    forward_backward_prop(*arrays, dims)
+    for before, after in zip(host, arrays, strict=False):
+        np.testing.assert_array_equal(backend.to_numpy(after), before)

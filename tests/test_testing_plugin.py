@@ -1,0 +1,61 @@
+"""The pytest plugin: selection by option and environment, and loud failure when unavailable."""
+
+import pytest
+
+from mlp_xp.backends import BackendUnavailable, known_backends
+
+TEST_FILE = """
+def test_one(backend, xp):
+    assert backend.xp is xp
+"""
+
+
+def _unavailable():
+    return [n for n, b in known_backends().items() if isinstance(b, BackendUnavailable)]
+
+
+def test_selected_backend_runs_alone(pytester):
+    pytester.makeconftest('pytest_plugins = ["mlp_xp.testing"]')
+    pytester.makepyfile(TEST_FILE)
+    result = pytester.runpytest("--backend", "numpy", "-v")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*test_one[[]numpy[]] PASSED*"])
+
+
+def test_environment_variable_selects(pytester, monkeypatch):
+    monkeypatch.setenv("MLP_XP_BACKENDS", "numpy, array_api_strict")
+    pytester.makeconftest('pytest_plugins = ["mlp_xp.testing"]')
+    pytester.makepyfile(TEST_FILE)
+    pytester.runpytest().assert_outcomes(passed=2)
+
+
+def test_unselected_unavailable_backends_are_skipped_with_reason(pytester, monkeypatch):
+    monkeypatch.delenv("MLP_XP_BACKENDS", raising=False)
+    pytester.makeconftest('pytest_plugins = ["mlp_xp.testing"]')
+    pytester.makepyfile(TEST_FILE)
+    result = pytester.runpytest("-rs")
+    missing = _unavailable()
+    result.assert_outcomes(passed=len(known_backends()) - len(missing), skipped=len(missing))
+    for name in missing:
+        reason = known_backends()[name].reason
+        result.stdout.fnmatch_lines([f"*{reason}*"])
+
+
+def test_requested_but_unavailable_backend_is_an_error(pytester):
+    missing = _unavailable()
+    if not missing:
+        pytest.skip("every known backend is available on this machine")
+    pytester.makeconftest('pytest_plugins = ["mlp_xp.testing"]')
+    pytester.makepyfile(TEST_FILE)
+    result = pytester.runpytest("--backend", missing[0])
+    assert result.ret == 4  # pytest's usage error, not a green run with skips
+    reason = known_backends()[missing[0]].reason
+    result.stderr.fnmatch_lines([f"*--backend {missing[0]}: *{reason}*"])
+
+
+def test_unknown_backend_is_an_error(pytester):
+    pytester.makeconftest('pytest_plugins = ["mlp_xp.testing"]')
+    pytester.makepyfile(TEST_FILE)
+    result = pytester.runpytest("--backend", "numpi")
+    assert result.ret == 4
+    result.stderr.fnmatch_lines(["*unknown backend 'numpi'; known backends: numpy*"])
