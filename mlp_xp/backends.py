@@ -19,6 +19,7 @@ from __future__ import annotations
 import importlib.metadata
 import importlib.util
 from collections.abc import Callable
+import os
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -218,12 +219,98 @@ def _cupy() -> Backend:
 
 
 #: name -> (import name checked for "not installed", loader)
+#: Environment variable: rows per chunk of the Dask backend's 2-D (and higher) arrays.
+DASK_CHUNK_ROWS_VAR = "MLP_XP_DASK_CHUNK_ROWS"
+#: Default rows per chunk: 32 MiB of float64 data at Dx = 256. A row count, not a byte
+#: budget, so ``data`` and ``labels`` (different widths) get the same row chunks and line up.
+DASK_DEFAULT_CHUNK_ROWS = 16_384
+
+
+def dask_chunk_rows() -> int:
+    """Rows per chunk of the Dask backend's arrays: ``$MLP_XP_DASK_CHUNK_ROWS``, else 16384.
+
+    Read at every :meth:`Backend.asarray`, so it can be changed between calls.
+
+    Examples
+    --------
+    >>> import os
+    >>> os.environ["MLP_XP_DASK_CHUNK_ROWS"] = "1000"
+    >>> dask_chunk_rows()
+    1000
+    """
+    raw = os.environ.get(DASK_CHUNK_ROWS_VAR, "").strip()
+    if not raw:
+        return DASK_DEFAULT_CHUNK_ROWS
+    try:
+        rows = int(raw)
+    except ValueError:
+        rows = 0
+    if rows < 1:
+        raise ValueError(f"${DASK_CHUNK_ROWS_VAR} must be a positive whole number of rows, got {raw!r}")
+    return rows
+
+
+def dask_scheduler() -> str:
+    """The scheduler Dask's ``compute`` would use now: ``'threads'``, ..., or a distributed client's address.
+
+    Examples
+    --------
+    >>> import dask
+    >>> with dask.config.set(scheduler="synchronous"):
+    ...     dask_scheduler()
+    'synchronous'
+    """
+    import dask
+
+    scheduler = dask.config.get("scheduler", None)
+    if scheduler in (None, "dask.distributed", "distributed"):
+        try:
+            from distributed import default_client
+
+            return f"distributed {default_client().scheduler.address}"
+        except (ImportError, ValueError):  # ValueError: no client was started
+            return "threads" if scheduler is None else scheduler  # dask.array's default
+    return scheduler if isinstance(scheduler, str) else type(scheduler).__name__
+
+
+def _dask() -> Backend:
+    import array_api_compat.dask.array as xp
+    import dask
+    import dask.array as da
+
+    def asarray(a: np.ndarray, dtype: str) -> Any:
+        # Rows are split, every other axis is whole: the network's row-wise steps
+        # (softmax, sigmoid) stay inside a chunk; 1-D params and 0-d values are one chunk.
+        # The copy makes it a snapshot, as moving to a device is on the other backends.
+        chunks = (dask_chunk_rows(), *(-1,) * (a.ndim - 1)) if a.ndim >= 2 else -1
+        return da.from_array(np.array(a, dtype=dtype), chunks=chunks)
+
+    def to_numpy(x: Any) -> np.ndarray:
+        return np.asarray(x.compute() if isinstance(x, da.Array) else x)
+
+    def wait(result: Any) -> Any:
+        # one compute for a tuple, so shared inputs (data, the forward pass) are computed once
+        if isinstance(result, tuple):
+            return tuple(np.asarray(r) for r in dask.compute(*result))
+        return np.asarray(dask.compute(result)[0])
+
+    # The device is the host's CPU (NumPy chunks); which scheduler runs them is decided
+    # at compute time (threads, or a distributed Client): see dask_scheduler().
+    return Backend(
+        "dask", "dask", xp, "cpu", "cpu", False,
+        _asarray=asarray,
+        _to_numpy=to_numpy,
+        _wait=wait,
+    )
+
+
 _REGISTRY: dict[str, tuple[str, Callable[[], Backend]]] = {
     "numpy": ("numpy", _numpy),
     "array_api_strict": ("array_api_strict", _array_api_strict),
     "torch": ("torch", _torch("cpu")),
     "jax": ("jax", _jax("cpu")),
     "cupy": ("cupy", _cupy),
+    "dask": ("dask", _dask),
     "torch-cuda": ("torch", _torch("cuda")),
     "jax-gpu": ("jax", _jax("gpu")),
 }
