@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import importlib.metadata
 import importlib.util
-from collections.abc import Callable
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -218,7 +218,6 @@ def _cupy() -> Backend:
     )
 
 
-#: name -> (import name checked for "not installed", loader)
 #: Environment variable: rows per chunk of the Dask backend's 2-D (and higher) arrays.
 DASK_CHUNK_ROWS_VAR = "MLP_XP_DASK_CHUNK_ROWS"
 #: Default rows per chunk: 32 MiB of float64 data at Dx = 256. A row count, not a byte
@@ -304,13 +303,14 @@ def _dask() -> Backend:
     )
 
 
+#: name -> (import name checked for "not installed", loader)
 _REGISTRY: dict[str, tuple[str, Callable[[], Backend]]] = {
     "numpy": ("numpy", _numpy),
     "array_api_strict": ("array_api_strict", _array_api_strict),
     "torch": ("torch", _torch("cpu")),
     "jax": ("jax", _jax("cpu")),
-    "cupy": ("cupy", _cupy),
     "dask": ("dask", _dask),
+    "cupy": ("cupy", _cupy),
     "torch-cuda": ("torch", _torch("cuda")),
     "jax-gpu": ("jax", _jax("gpu")),
 }
