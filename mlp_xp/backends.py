@@ -280,9 +280,9 @@ def _dask() -> Backend:
     def asarray(a: np.ndarray, dtype: str) -> Any:
         # Rows are split, every other axis is whole: the network's row-wise steps
         # (softmax, sigmoid) stay inside a chunk; 1-D params and 0-d values are one chunk.
-        # The copy makes it a snapshot, as moving to a device is on the other backends.
+        # from_array copies `a`: a snapshot, as moving to a device is on the other backends.
         chunks = (dask_chunk_rows(), *(-1,) * (a.ndim - 1)) if a.ndim >= 2 else -1
-        return da.from_array(np.array(a, dtype=dtype), chunks=chunks)
+        return da.from_array(a, chunks=chunks)
 
     def to_numpy(x: Any) -> np.ndarray:
         return np.asarray(x.compute() if isinstance(x, da.Array) else x)
