@@ -1,0 +1,351 @@
+"""Bad input gets a clear error (type, argument, what was expected, what came), on every backend.
+
+The structural checks must not read the data: on torch no scalar is read back, on JAX no
+device-to-host transfer happens. The opt-in ``check_values`` reads back exactly once.
+"""
+
+import re
+
+import numpy as np
+import pytest
+
+from mlp_xp import check_values, forward_backward_prop, log_softmax, sigmoid, sigmoid_grad, softmax
+from mlp_xp._host import seed_problem
+from mlp_xp.backends import get_backend
+from mlp_xp.validation import check_dimensions, check_network_inputs
+
+DIMS = (4, 3, 2)  # params: (4 + 1) * 3 + (3 + 1) * 2 = 23
+M = 6
+
+
+def host_problem():
+    return seed_problem(M, DIMS, seed=0)
+
+
+def on(backend, *arrays, dtype="float64"):
+    return [backend.asarray(a, dtype) for a in arrays]
+
+
+def test_good_input_passes(backend):
+    data, labels, params = on(backend, *host_problem())
+    cost, _ = forward_backward_prop(data, labels, params, DIMS)
+    assert np.isfinite(backend.to_numpy(cost))
+    check_values(data, labels, params, DIMS)
+    check_values(data, labels, params)
+
+
+# (what to change, exception, pattern): each pattern names the argument, the expectation and what came
+SHAPE_ERRORS = {
+    "data 1-D": (
+        lambda d, y, p: (d[0, :], y, p),
+        ValueError,
+        r"forward_backward_prop: data must be a 2-D array \(M x Dx.*got a 1-D float64 array of shape \(4,\)",
+    ),
+    "data 3-D": (
+        lambda d, y, p: (d[None, ...], y, p),
+        ValueError,
+        r"data must be a 2-D array.*got a 3-D float64 array of shape \(1, 6, 4\)",
+    ),
+    "labels 1-D": (
+        lambda d, y, p: (d, y[:, 0], p),
+        ValueError,
+        r"labels must be a 2-D array \(M x Dy.*got a 1-D float64 array of shape \(6,\)",
+    ),
+    "params 2-D": (
+        lambda d, y, p: (d, y, p[None, ...]),
+        ValueError,
+        r"params must be a 1-D array \(W1, b1, W2, b2 flattened\), got a 2-D .* shape \(1, 23\)",
+    ),
+    "labels rows": (
+        lambda d, y, p: (d, y[:5, :], p),
+        ValueError,
+        r"labels must have one row per row of data \(M = 6\), got .* shape \(5, 2\)",
+    ),
+    "data columns": (
+        lambda d, y, p: (d[:, :3], y, p),
+        ValueError,
+        r"data must have Dx = 4 columns \(dimensions \(4, 3, 2\)\), got .* shape \(6, 3\)",
+    ),
+    "labels columns": (
+        lambda d, y, p: (d, y[:, :1], p),
+        ValueError,
+        r"labels must have Dy = 2 columns \(dimensions \(4, 3, 2\)\), got .* shape \(6, 1\)",
+    ),
+    "params too short": (
+        lambda d, y, p: (d, y, p[:22]),
+        ValueError,
+        re.escape(
+            "params must have (Dx + 1) * H + (H + 1) * Dy = (4 + 1) * 3 + (3 + 1) * 2 = 23 entries "
+            "(W1 4x3, b1 3, W2 3x2, b2 2, each row-major, concatenated), got 22"
+        ),
+    ),
+}
+
+
+@pytest.mark.parametrize("case", SHAPE_ERRORS, ids=list(SHAPE_ERRORS))
+def test_shape_errors(backend, case):
+    change, exc, pattern = SHAPE_ERRORS[case]
+    data, labels, params = change(*on(backend, *host_problem()))
+    with pytest.raises(exc, match=pattern):
+        forward_backward_prop(data, labels, params, DIMS)
+    if case not in ("data columns", "labels columns", "params too short"):  # need dimensions
+        with pytest.raises(exc, match=pattern.replace("forward_backward_prop", "check_values")):
+            check_values(data, labels, params)
+
+
+@pytest.mark.parametrize(
+    ("dimensions", "exc"),
+    [
+        ((4, 3), ValueError),
+        ((4, 3, 2, 1), ValueError),
+        (None, ValueError),
+        (4, ValueError),
+        ((4, 0, 2), ValueError),
+        ((4, 3, -2), ValueError),
+        ((4.0, 3, 2), TypeError),
+        (("4", 3, 2), TypeError),
+    ],
+)
+def test_dimensions_must_be_three_positive_integers(dimensions, exc):
+    data, labels, params = host_problem()
+    expected = f"dimensions must be three positive integers (Dx, H, Dy), got {dimensions!r}"
+    with pytest.raises(exc, match=re.escape(expected)):
+        forward_backward_prop(data, labels, params, dimensions)
+
+
+def test_dimensions_accept_any_integers():
+    assert check_dimensions([np.int64(4), 3, np.int32(2)]) == (4, 3, 2)
+    assert all(type(d) is int for d in check_dimensions(np.asarray([4, 3, 2])))
+
+
+@pytest.mark.parametrize("kind", ["int64", "int32", "bool"])
+def test_integer_or_boolean_data_is_refused(backend, kind):
+    # The documented choice: a TypeError (the caller picks float32 or float64), never a silent cast.
+    data, labels, params = host_problem()
+    (bad,) = on(backend, data > 0 if kind == "bool" else data.round(), dtype=kind)
+    labels, params = on(backend, labels, params)
+    with pytest.raises(
+        TypeError, match=rf"data must have a real floating dtype .* got {kind}; convert it first"
+    ):
+        forward_backward_prop(bad, labels, params, DIMS)
+
+
+@pytest.mark.parametrize(
+    ("name", "dtype"), [("labels", "int64"), ("labels", "float32"), ("params", "float32")]
+)
+def test_dtypes_must_agree(backend, name, dtype):
+    data, labels, params = host_problem()
+    arrays = {"data": data, "labels": labels, "params": params}
+    args = [backend.asarray(a, dtype if n == name else "float64") for n, a in arrays.items()]
+    with pytest.raises(TypeError, match=rf"{name} must have data's dtype float64, got {dtype}"):
+        forward_backward_prop(*args, DIMS)
+
+
+@pytest.mark.parametrize("position", [0, 1, 2])
+def test_non_arrays_are_refused(position):
+    args = list(host_problem())
+    name = ["data", "labels", "params"][position]
+    args[position] = args[position].tolist()
+    with pytest.raises(
+        TypeError, match=rf"{name} must be an array of an array-API library .*got builtins.list"
+    ):
+        forward_backward_prop(*args, DIMS)
+
+
+def test_mixed_libraries_name_both(backend):
+    other = get_backend("array_api_strict" if backend.name == "numpy" else "numpy")
+    data, labels, params = host_problem()
+    mixed = (
+        backend.asarray(data, "float64"),
+        backend.asarray(labels, "float64"),
+        other.asarray(params, "float64"),
+    )
+    pattern = r"data and params must come from one array library, got data from \S+ \(.*\) and params from"
+    with pytest.raises(TypeError, match=pattern):
+        forward_backward_prop(*mixed, DIMS)
+    with pytest.raises(TypeError, match=pattern.replace("params", "labels")):
+        forward_backward_prop(mixed[0], mixed[2], mixed[1], DIMS)
+
+
+def test_mixed_devices_name_both_array_api_strict():
+    xp = get_backend("array_api_strict").xp
+    data, labels, params = host_problem()
+    cpu, other = xp.Device("CPU_DEVICE"), xp.Device("device1")
+    args = [xp.asarray(data, device=cpu), xp.asarray(labels, device=other), xp.asarray(params, device=cpu)]
+    with pytest.raises(
+        TypeError,
+        match=r"data and labels must be on one device, got data on .*CPU_DEVICE.* "
+        r"and labels on .*device1.*; move them onto one device",
+    ):
+        forward_backward_prop(*args, DIMS)
+
+
+def test_mixed_devices_name_both_torch():
+    torch = pytest.importorskip("torch")
+    data, labels, params = (torch.from_numpy(a) for a in host_problem())
+    params = params.to("meta")  # a second device every torch build has
+    with pytest.raises(
+        TypeError, match="data and params must be on one device, got data on cpu and params on meta"
+    ):
+        forward_backward_prop(data, labels, params, DIMS)
+    # a Parameter and a Tensor are two types of one library: the general path, same verdict
+    with pytest.raises(TypeError, match="data and params must be on one device"):
+        forward_backward_prop(data, labels, torch.nn.Parameter(params), DIMS)
+    check_network_inputs(data, labels, torch.nn.Parameter(torch.from_numpy(host_problem()[2])), DIMS)
+
+
+@pytest.mark.parametrize("f", [softmax, log_softmax])
+def test_softmax_rank_and_dtype(backend, f):
+    name = f.__name__
+    with pytest.raises(
+        ValueError, match=rf"{name}: x must be a 1-D or 2-D array, got a 3-D float64 array of shape"
+    ):
+        f(backend.asarray(np.zeros((2, 2, 2)), "float64"))
+    with pytest.raises(ValueError, match=rf"{name}: x must be a 1-D or 2-D array, got a 0-D float64 array"):
+        f(backend.asarray(1.0, "float64"))
+    with pytest.raises(TypeError, match=rf"{name}: x must have a real floating dtype .*got int64"):
+        f(backend.asarray([1, 2], "int64"))
+    with pytest.raises(
+        TypeError, match=rf"{name}: x must be an array of an array-API library .*got builtins.list"
+    ):
+        f([1.0, 2.0])
+
+
+@pytest.mark.parametrize(("f", "arg"), [(sigmoid, "x"), (sigmoid_grad, "s")])
+def test_sigmoid_dtype_any_rank(backend, f, arg):
+    name = f.__name__
+    for kind in ("int64", "bool"):
+        with pytest.raises(TypeError, match=rf"{name}: {arg} must have a real floating dtype .*got {kind}"):
+            f(backend.asarray([1, 0], kind))
+    with pytest.raises(
+        TypeError, match=rf"{name}: {arg} must be an array of an array-API library .*got builtins.float"
+    ):
+        f(0.5)
+    # elementwise: every rank is right, including 0-D and 3-D
+    for shape in [(), (2, 2, 2)]:
+        out = backend.to_numpy(f(backend.asarray(np.full(shape, 0.5), "float64")))
+        assert out.shape == shape
+
+
+def labels_with_row(row):
+    labels = np.eye(3)[[0, 1, 2, 1]]
+    labels[2] = row
+    return labels
+
+
+@pytest.mark.parametrize(
+    ("row", "n_bad", "total"),
+    [
+        ([0.5, 0.5, 0.0], 2, 1.0),
+        ([1.0, 1.0, 0.0], 0, 2.0),
+        ([0.0, 0.0, 0.0], 0, 0.0),
+        ([np.nan, 1.0, 0.0], 1, np.nan),
+        ([-1.0, 1.0, 1.0], 1, 1.0),
+    ],
+)
+def test_check_values_labels_one_hot(backend, row, n_bad, total):
+    data, labels, params = on(
+        backend, np.ones((4, 2)), labels_with_row(row), np.ones((2 + 1) * 3 + (3 + 1) * 3)
+    )
+    with pytest.raises(
+        ValueError,
+        match=re.escape(
+            f"check_values: labels row 2 is not one-hot (entries 0 or 1, exactly one 1): it has {n_bad} "
+            f"entries that are not 0 or 1 and sums to {total}"
+        ),
+    ):
+        check_values(data, labels, params, (2, 3, 3))
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_check_values_finite(backend, bad):
+    dims = (2, 3, 3)
+    data, labels, params = np.ones((4, 2)), np.eye(3)[[0, 1, 2, 1]], np.ones((2 + 1) * 3 + (3 + 1) * 3)
+    data[3, 1] = data[2, 0] = bad
+    params[12] = bad  # W1 has entries 0-5, b1 6-8, W2 9-17: 12 is W2[1, 0]
+    d, y, p = on(backend, data, labels, params)
+    with pytest.raises(
+        ValueError,
+        match=re.escape(
+            f"check_values: data must be finite, got 2 NaN or infinite entries, the first data[2, 0] = {bad}"
+        ),
+    ):
+        check_values(d, y, p, dims)
+    d = backend.asarray(np.ones((4, 2)), "float64")
+    with pytest.raises(
+        ValueError,
+        match=re.escape(
+            f"params must be finite, got 1 NaN or infinite entry, the first params[12] (W2[1, 0]) = {bad}"
+        ),
+    ):
+        check_values(d, y, p, dims)
+    with pytest.raises(ValueError, match=re.escape(f"the first params[12] = {bad}")):
+        check_values(d, y, p)
+
+
+def test_check_values_is_exported_and_checks_structure_first():
+    import mlp_xp
+
+    assert "check_values" in mlp_xp.__all__
+    data, labels, params = host_problem()
+    with pytest.raises(TypeError, match="data must have a real floating dtype"):
+        check_values(data.astype(int), labels, params, DIMS)
+
+
+# --- no device-to-host transfer on the hot path; one in check_values -----------------------
+
+
+def count_torch_reads(fn):
+    """How many scalars ``fn()`` reads back from torch tensors (``bool``, ``float``, ``.item()``)."""
+    torch = pytest.importorskip("torch")
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    class Count(TorchDispatchMode):
+        n = 0
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            if func is torch.ops.aten._local_scalar_dense.default:
+                Count.n += 1
+            return func(*args, **(kwargs or {}))
+
+    with Count():
+        fn()
+    return Count.n
+
+
+def test_checks_read_no_torch_scalar_and_check_values_reads_one():
+    torch = pytest.importorskip("torch")
+    data, labels, params = (torch.from_numpy(a) for a in host_problem())
+    assert count_torch_reads(lambda: float(data[0, 0])) == 1  # the counter counts
+    assert count_torch_reads(lambda: forward_backward_prop(data, labels, params, DIMS)) == 0
+    assert count_torch_reads(lambda: (softmax(data), sigmoid(data), sigmoid_grad(data))) == 0
+    assert count_torch_reads(lambda: check_values(data, labels, params, DIMS)) == 1
+
+
+def test_checks_make_no_jax_device_to_host_transfer():
+    jax = pytest.importorskip("jax")
+    from mlp_xp.backends import BackendUnavailable
+
+    guarded = 0
+    for name in ("jax", "jax-gpu"):
+        try:
+            b = get_backend(name)
+        except BackendUnavailable:
+            continue
+        data, labels, params = on(b, *host_problem())
+        cost = forward_backward_prop(data, labels, params, DIMS)[0]
+        try:
+            with jax.transfer_guard_device_to_host("disallow"):
+                float(cost)
+        except Exception:  # the guard works on this device (a GPU; on the CPU there is no transfer)
+            pass
+        else:
+            continue
+        guarded += 1
+        with jax.transfer_guard_device_to_host("disallow"):
+            forward_backward_prop(data, labels, params, DIMS)
+            softmax(data), sigmoid(data), sigmoid_grad(data)
+        with jax.transfer_guard_device_to_host("disallow_explicit"):
+            check_values(data, labels, params, DIMS)  # its one read-back is an implicit bool()
+    if not guarded:
+        pytest.skip("no JAX device here whose device-to-host transfers can be guarded (CPU only)")
