@@ -11,6 +11,8 @@ from typing import Any
 
 from array_api_compat import array_namespace
 
+from .validation import check_float_array
+
 __all__ = ["log_softmax", "sigmoid", "sigmoid_grad", "softmax"]
 
 
@@ -27,6 +29,7 @@ def softmax(x: Any) -> Any:
     array([[0.26894142, 0.73105858],
            [0.26894142, 0.73105858]])
     """
+    check_float_array(x, where="softmax", ndims=(1, 2))
     xp = array_namespace(x)
     e = xp.exp(x - xp.max(x, axis=-1, keepdims=True))
     e /= xp.sum(e, axis=-1, keepdims=True)
@@ -44,6 +47,7 @@ def log_softmax(x: Any) -> Any:
     >>> log_softmax(np.asarray([0.0, 1e4]))
     array([-10000.,      0.])
     """
+    check_float_array(x, where="log_softmax", ndims=(1, 2))
     xp = array_namespace(x)
     shifted = x - xp.max(x, axis=-1, keepdims=True)
     return shifted - xp.log(xp.sum(xp.exp(shifted), axis=-1, keepdims=True))
@@ -63,6 +67,7 @@ def sigmoid(x: Any) -> Any:
     array([[0.73105858, 0.88079708],
            [0.26894142, 0.11920292]])
     """
+    check_float_array(x, where="sigmoid")
     xp = array_namespace(x)
     e = xp.exp(-xp.abs(x))
     return xp.where(x >= 0, 1 / (1 + e), e / (1 + e))
@@ -77,4 +82,5 @@ def sigmoid_grad(s: Any) -> Any:
     >>> sigmoid_grad(sigmoid(np.asarray([1.0, -2.0])))
     array([0.19661193, 0.10499359])
     """
+    check_float_array(s, where="sigmoid_grad", name="s")
     return s * (1 - s)

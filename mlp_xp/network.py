@@ -21,6 +21,7 @@ from typing import Any
 from array_api_compat import array_namespace
 
 from .functions import sigmoid
+from .validation import check_network_inputs
 
 __all__ = ["Block", "ParamLayout", "forward_backward_prop", "param_layout", "sanity_check"]
 
@@ -147,6 +148,7 @@ def forward_backward_prop(
     >>> grad.shape
     (27,)
     """
+    check_network_inputs(data, labels, params, dimensions)
     xp = array_namespace(data, labels, params)
     layout = param_layout(dimensions)
     W1, b1, W2, b2 = (xp.reshape(params[b.offset : b.stop], b.shape) for b in layout)
