@@ -61,3 +61,315 @@ def test_gradcheck_naive_leaves_x_intact_when_f_raises(backend, xp):
     with pytest.raises(RuntimeError, match="boom"):
         gradcheck_naive(f, x)
     np.testing.assert_array_equal(backend.to_numpy(x), host)
+
+
+# --- gradcheck: planted backprop bugs --------------------------------------------------------
+
+import math  # noqa: E402
+
+import click  # noqa: E402
+
+from mlp_xp import GradcheckResult, gradcheck, param_layout  # noqa: E402
+from mlp_xp._host import random_problem, seed_problem  # noqa: E402
+from mlp_xp.gradcheck import DEFAULT_DIRECTIONS, GradcheckError, GradcheckWarning  # noqa: E402
+from mlp_xp.planted import MATERIAL_BUGS, PLANTED_BUGS, planted_forward_backward  # noqa: E402
+
+TINY = (3, 3, 3)  # square W1 (for W1_transposed), W2[1, 2] and b1[2] exist; 24 parameters
+# Dask builds a graph at every call of f (about 0.1 s each here): the whole matrix of planted
+# bugs would add a minute, so on Dask it runs these (both modes, blocks, bisection, entries).
+DASK_BUGS = ("b2_sign_flipped", "W2_entry_off", "b1_entry_off_1e-3")
+
+
+def _network(backend, dims, M=10, bug=None, dtype="float64", problem=seed_problem):
+    data, labels, params = (backend.asarray(a, dtype) for a in problem(M, dims))
+
+    def f(p):
+        return planted_forward_backward(data, labels, p, dims, bug=bug)
+
+    return f, params
+
+
+@pytest.mark.parametrize("mode", ["full", "fast"])
+def test_true_gradient_passes(backend, mode):
+    f, params = _network(backend, TINY)
+    result = gradcheck(f, params, mode=mode, layout=param_layout(TINY))
+    assert result.passed and bool(result) and result.failing_blocks == ()
+    assert result.max_error < 1e-7
+    assert result.n_evaluations == (2 * params.shape[0] + 1 if mode == "full" else 2 * DEFAULT_DIRECTIONS + 1)
+
+
+# an error of 1e-3 in one entry is full mode's job (see gradcheck's docstring)
+@pytest.mark.parametrize(
+    ("mode", "bug"), [("full", b) for b in PLANTED_BUGS] + [("fast", b) for b in MATERIAL_BUGS]
+)
+def test_planted_bug_is_caught_and_its_block_named(backend, mode, bug):
+    if backend.name == "dask" and bug not in DASK_BUGS:
+        pytest.skip(f"on Dask only {', '.join(DASK_BUGS)} (time)")
+    f, params = _network(backend, TINY, bug=bug)
+    result = gradcheck(f, params, mode=mode, layout=param_layout(TINY))
+    expected_blocks = PLANTED_BUGS[bug][1]
+    assert not result.passed
+    assert result.failing_blocks == expected_blocks
+    assert result.worst is not None and result.worst.name.split("[")[0] in expected_blocks
+    assert result.worst.error > result.tol
+    if bug == "W2_entry_off":
+        assert result.worst.name == "W2[1, 2]" and result.worst.index == (3 * 3 + 3 + 1 * 3 + 2,)
+    if bug == "b1_entry_off_1e-3":
+        assert result.worst.name == "b1[2]"
+        assert result.worst.analytic - result.worst.numeric == pytest.approx(1e-3, rel=1e-3)
+
+
+@pytest.mark.parametrize("bug", [b for b in PLANTED_BUGS if b != "W1_transposed"])
+def test_planted_bugs_on_the_seed_network(bug):
+    # the seed's 20 x (10, 5, 10) problem (W1 is not square): both modes, NumPy
+    from mlp_xp.backends import get_backend
+
+    f, params = _network(get_backend("numpy"), (10, 5, 10), M=20, bug=bug)
+    layout = param_layout((10, 5, 10))
+    full = gradcheck(f, params, layout=layout)
+    assert not full and full.failing_blocks == PLANTED_BUGS[bug][1]
+    if bug in MATERIAL_BUGS:
+        fast = gradcheck(f, params, mode="fast", layout=layout)
+        assert not fast and fast.failing_blocks == PLANTED_BUGS[bug][1]
+
+
+@pytest.mark.parametrize("bug", [None, *(b for b in MATERIAL_BUGS if b != "W1_transposed")])
+def test_fast_mode_on_100k_parameters_needs_a_few_dozen_calls(bug):
+    from mlp_xp.backends import get_backend
+
+    dims = (784, 128, 10)
+    f, params = _network(get_backend("numpy"), dims, M=32, bug=bug, problem=random_problem)
+    assert params.shape == (101_770,)
+    result = gradcheck(f, params, mode="fast", layout=param_layout(dims))
+    detect = 2 * DEFAULT_DIRECTIONS + 1
+    assert result.n_evaluations - result.n_localize == detect == 13  # caught (or passed) here
+    if bug is None:
+        assert result.passed and result.n_evaluations == detect
+        return
+    assert not result.passed
+    assert result.failing_blocks == PLANTED_BUGS[bug][1]
+    # narrowed down to one wrong entry: ~2 log2(size) calls instead of ~2e5 for a full scan
+    assert result.worst is not None and result.worst.name.split("[")[0] in PLANTED_BUGS[bug][1]
+    assert result.n_localize <= 2 * 4 + 2 * math.ceil(math.log2(784 * 128)) + 2
+    if bug == "W2_entry_off":
+        assert result.worst.name == "W2[1, 2]"
+
+
+def test_full_mode_names_the_multi_index_without_a_layout(backend, xp):
+    host = np.linspace(-1.0, 1.0, 64).reshape(8, 8)
+    x = backend.asarray(host, "float64")
+    off = np.zeros((8, 8))
+    off[5, 3] = 0.25
+    off = backend.asarray(off, "float64")
+    for mode in ("full", "fast"):
+        result = gradcheck(lambda y: (xp.sum(y**3), 3 * y**2 + off), x, mode=mode)
+        assert not result
+        assert result.worst.index == (5, 3) and result.worst.name == "x[5, 3]"
+        assert result.worst.analytic == pytest.approx(3 * host[5, 3] ** 2 + 0.25)
+        assert result.worst.numeric == pytest.approx(3 * host[5, 3] ** 2, abs=1e-7)
+        assert result.failing_blocks == ()
+
+
+def test_fast_mode_stops_at_the_block_when_bisection_is_not_far_cheaper(backend, xp):
+    x = backend.asarray([1.0, 2.0, 3.0, 4.0], "float64")
+    result = gradcheck(lambda y: (xp.sum(y**2), 2 * y + 0.5), x, mode="fast")
+    assert not result and result.worst is None and result.n_localize == 0
+    assert "run mode='full'" in str(result)
+
+
+# --- the report -----------------------------------------------------------------------------
+
+
+def test_report_names_the_wrong_weight_and_raise_exception_carries_it():
+    from mlp_xp.backends import get_backend
+
+    f, params = _network(get_backend("numpy"), TINY, bug="W2_entry_off")
+    result = gradcheck(f, params, layout=param_layout(TINY))
+    assert isinstance(result, GradcheckResult)
+    report = str(result)
+    assert report.splitlines()[0].startswith("gradcheck FAILED (full mode, float64, 49 calls of f")
+    assert "wrong block(s): W2" in report
+    assert "worst entry W2[1, 2]: your gradient" in report and "numerical gradient" in report
+    with pytest.raises(GradcheckError) as info:
+        gradcheck(f, params, layout=param_layout(TINY), raise_exception=True)
+    assert str(info.value).splitlines()[1:] == report.splitlines()[1:]
+    assert info.value.result.worst.name == "W2[1, 2]"
+    passed = gradcheck(_network(get_backend("numpy"), TINY)[0], params, mode="fast")
+    assert str(passed).startswith("gradcheck passed (fast mode, float64, 13 calls of f")
+    assert "over 6 random directions" in str(passed)
+
+
+# --- honest on GPUs: transfers do not grow with x.size ------------------------------------
+
+
+def _count_scalar_conversions(monkeypatch):
+    import array_api_strict
+
+    Array = type(array_api_strict.asarray(0.0))
+    counts = {"n": 0}
+    for name in ("__float__", "__bool__", "__int__", "__index__", "__complex__", "item", "tolist"):
+        original = getattr(Array, name, None)
+        if original is None:
+            continue
+
+        def counted(self, *args, _original=original, **kwargs):
+            counts["n"] += 1
+            return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(Array, name, counted)
+    return counts
+
+
+@pytest.mark.parametrize("wrong", [False, True])
+@pytest.mark.parametrize("mode", ["full", "fast"])
+def test_device_to_host_transfers_do_not_grow_with_x(monkeypatch, mode, wrong):
+    from mlp_xp.backends import get_backend
+
+    b = get_backend("array_api_strict")
+    xp = b.xp
+    counts = _count_scalar_conversions(monkeypatch)
+    seen = []
+    for n in (64, 512):
+        x = b.asarray(np.linspace(-1.0, 1.0, n), "float64")
+        off = b.asarray(np.eye(n)[n // 3] * 0.5 * wrong, "float64")
+        counts["n"] = 0
+        result = gradcheck(lambda y, off=off: (xp.sum(y**2), 2 * y + off), x, mode=mode)
+        assert result.passed is not wrong
+        if wrong:
+            assert result.worst.index == (n // 3,)  # the bisection ran, on the device
+        seen.append(counts["n"])
+    assert seen[0] == seen[1] and 0 < seen[0] <= 20, seen
+
+
+# --- dtypes, malformed f, the caller's x and random state -----------------------------------
+
+
+def test_float32_warns_and_uses_its_own_defaults(backend, xp):
+    f, params = _network(backend, TINY, dtype="float32")
+    with pytest.warns(GradcheckWarning, match="float32"):
+        result = gradcheck(f, params, mode="fast")
+    assert result.passed and (result.eps, result.tol) == (1e-2, 1e-2) and result.dtype == "float32"
+    f, params = _network(backend, TINY, dtype="float32", bug="b2_sign_flipped")
+    with pytest.warns(GradcheckWarning):
+        assert not gradcheck(f, params, mode="fast")
+
+
+@pytest.mark.parametrize("dtype", ["int64", "bool"])
+def test_integer_or_boolean_x_is_an_error(backend, xp, dtype):
+    x = backend.asarray([1, 0, 1], dtype)
+    with pytest.raises(TypeError, match=r"x must have a real floating dtype .*got .*(int64|bool)"):
+        gradcheck(lambda y: (xp.sum(y), y), x)
+
+
+def test_x_that_is_not_an_array_is_an_error():
+    with pytest.raises(TypeError, match=r"x must be an array of an array-API library.*got list"):
+        gradcheck(lambda y: (0.0, y), [1.0, 2.0])
+
+
+def test_malformed_f_gets_a_value_error_saying_what_came_back(backend, xp):
+    x = backend.asarray([1.0, 2.0, 3.0], "float64")
+    with pytest.raises(ValueError, match=r"scalar cost; got an array of shape \(3,\)"):
+        gradcheck(lambda y: (y**2, 2 * y), x)
+    with pytest.raises(ValueError, match=r"grad of shape \(2,\), but x has shape \(3,\)"):
+        gradcheck(lambda y: (xp.sum(y**2), 2 * y[:2]), x)
+    with pytest.raises(ValueError, match=r"must return a pair \(cost, grad\)"):
+        gradcheck(lambda y: xp.sum(y**2), x)
+
+
+def test_bad_arguments_are_named(backend, xp):
+    x = backend.asarray([1.0, 2.0], "float64")
+    f = lambda y: (xp.sum(y**2), 2 * y)  # noqa: E731
+    with pytest.raises(ValueError, match="mode must be 'full' or 'fast'; got 'slow'"):
+        gradcheck(f, x, mode="slow")
+    with pytest.raises(ValueError, match="n_directions must be a positive int; got 0"):
+        gradcheck(f, x, mode="fast", n_directions=0)
+    with pytest.raises(ValueError, match="layout describes 115 parameters but x has 2 entries"):
+        gradcheck(f, x, layout=param_layout((10, 5, 10)))
+
+
+def test_scipy_style_numpy_function_with_python_float_cost():
+    from scipy.optimize import rosen, rosen_der
+
+    x = np.asarray([0.3, -1.2, 0.8, 1.5])
+    assert gradcheck(lambda y: (float(rosen(y)), rosen_der(y)), x)
+    assert gradcheck(lambda y: (rosen(y), list(rosen_der(y))), x, mode="fast")  # NumPy scalar, list
+    wrong = gradcheck(lambda y: (rosen(y), rosen_der(y) * [1, 1, 1.01, 1]), x)
+    assert not wrong and wrong.worst.index == (2,)
+
+
+@pytest.mark.parametrize("mode", ["full", "fast"])
+def test_x_is_intact_even_when_f_writes_into_its_argument(backend, xp, mode):
+    host = np.asarray([0.5, -1.0, 2.0])
+    x = backend.asarray(host, "float64")
+
+    def f(y):
+        cost, grad = xp.sum(y**2), 2 * y
+        y *= 3.0  # in place where the library allows it (not on JAX)
+        return cost, grad
+
+    assert gradcheck(f, x, mode=mode)
+    np.testing.assert_array_equal(backend.to_numpy(x), host)
+
+
+def test_fast_mode_leaves_the_callers_random_state_alone(backend, xp):
+    x = backend.asarray(np.linspace(0, 1, 10), "float64")
+    np.random.seed(3)
+    random.seed(3)
+    expected = (np.random.rand(), random.random())
+    np.random.seed(3)
+    random.seed(3)
+    r1 = gradcheck(lambda y: (xp.sum(y**2), 2 * y), x, mode="fast", seed=7)
+    assert (np.random.rand(), random.random()) == expected
+    r2 = gradcheck(lambda y: (xp.sum(y**2), 2 * y), x, mode="fast", seed=7)
+    assert r1.max_error == r2.max_error  # the seed fixes the directions
+
+
+def test_progress_bar_on_stderr_for_full_checks(capsys):
+    x = np.linspace(0, 1, 30)
+    assert gradcheck(lambda y: (np.sum(y**2), 2 * y), x, progress=True)
+    captured = capsys.readouterr()
+    assert "gradcheck" in captured.err and captured.out == ""
+    assert gradcheck(lambda y: (np.sum(y**2), 2 * y), x)
+    assert capsys.readouterr().err == ""
+    assert click.progressbar  # the bar is click's (a core dependency)
+
+
+def test_dask_numeric_derivatives_are_computed_a_fixed_number_of_times():
+    # lazy all along: the number of Dask computations does not grow with x
+    da = pytest.importorskip("dask.array")
+    from dask.callbacks import Callback
+
+    class Count(Callback):
+        n = 0
+
+        def _start(self, dsk):
+            Count.n += 1
+
+    import array_api_compat.dask.array as xp
+
+    for mode, sizes in (("full", (6, 12)), ("fast", (64, 512))):
+        seen = []
+        for n in sizes:
+            x = da.from_array(np.linspace(-1.0, 1.0, n))
+            off = da.from_array(np.eye(n)[1] * 0.5)
+            Count.n = 0
+            with Count():
+                result = gradcheck(lambda y, off=off: (xp.sum(y**2), 2 * y + off), x, mode=mode)
+            assert result.worst.index == (1,)
+            seen.append(Count.n)
+        assert seen[0] == seen[1] <= 6, (mode, seen)
+
+
+def test_planted_without_a_bug_is_the_network(backend):
+    from mlp_xp import forward_backward_prop
+
+    dims = (4, 3, 5)
+    data, labels, params = (backend.asarray(a, "float64") for a in seed_problem(6, dims, seed=2))
+    want = [backend.to_numpy(a) for a in forward_backward_prop(data, labels, params, dims)]
+    got = [backend.to_numpy(a) for a in planted_forward_backward(data, labels, params, dims)]
+    np.testing.assert_allclose(got[0], want[0], rtol=1e-13)
+    np.testing.assert_allclose(got[1], want[1], rtol=1e-12, atol=1e-14)
+    with pytest.raises(ValueError, match="unknown bug 'nope'; planted bugs are sigmoid_grad_of_pre"):
+        planted_forward_backward(data, labels, params, dims, bug="nope")
+    with pytest.raises(ValueError, match=r"needs a square W1 \(Dx == H\); got dimensions \(4, 3, 5\)"):
+        planted_forward_backward(data, labels, params, dims, bug="W1_transposed")
