@@ -152,11 +152,16 @@ class GradcheckResult:
         if self.worst is not None:
             e = self.worst
             lines.append(
-                f"  {'worst' if self.mode == 'full' else 'wrong'} entry {e.name}: your gradient "
+                f"  {'worst' if self.mode == 'full' else 'a wrong'} entry {e.name}: your gradient "
                 f"{e.analytic:.6g}, numerical gradient {e.numeric:.6g} (error {e.error:.1e})"
             )
         elif self.mode == "fast":
             lines.append("  run mode='full' to name the wrong entries")
+        if self.n_localize:
+            lines.append(
+                f"  (found in {self.n_evaluations - self.n_localize} calls of f, "
+                f"narrowed down in {self.n_localize} more)"
+            )
         return "\n".join(lines)
 
 
