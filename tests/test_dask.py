@@ -58,17 +58,14 @@ def _assert_matches_numpy(host, cost, grad):
 
 
 class CountComputes(Callback):
-    """Counts the computes (``_start``) and tasks run by Dask's local schedulers."""
+    """Counts the computes run by Dask's local schedulers."""
 
     def __init__(self):
         super().__init__()
-        self.computes = self.tasks = 0
+        self.computes = 0
 
     def _start(self, dsk):
         self.computes += 1
-
-    def _posttask(self, key, result, dsk, state, worker_id):
-        self.tasks += 1
 
 
 class LiveBytes(Callback):
