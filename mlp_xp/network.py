@@ -16,11 +16,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from array_api_compat import array_namespace
 
-from .functions import sigmoid
 from .validation import check_network_inputs
 
 __all__ = ["Block", "ParamLayout", "forward_backward_prop", "param_layout", "sanity_check"]
@@ -108,7 +108,14 @@ def param_layout(dimensions: Sequence[int]) -> ParamLayout:
     >>> layout.entry_name(57)
     'W2[0, 2]'
     """
-    Dx, H, Dy = (int(d) for d in dimensions)
+    Dx, H, Dy = dimensions
+    return _param_layout(int(Dx), int(H), int(Dy))
+
+
+@lru_cache(maxsize=64)
+def _param_layout(Dx: int, H: int, Dy: int) -> ParamLayout:
+    # cached: forward_backward_prop asks on every call, and building it costs more than a
+    # small network's arithmetic; layouts are immutable, so sharing one is safe
     blocks, offset = [], 0
     for name, shape in (("W1", (Dx, H)), ("b1", (H,)), ("W2", (H, Dy)), ("b2", (Dy,))):
         blocks.append(Block(name, shape, offset))
@@ -138,6 +145,13 @@ def forward_backward_prop(
     grad : 1-D array
         Gradient of ``cost`` with respect to ``params``, same layout.
 
+    Notes
+    -----
+    The work is five matrix products; everything else is a few passes over the M x H and
+    M x Dy arrays, made in place on this function's own temporaries (on JAX and Dask the
+    in-place operators simply rebind). At most two M x H arrays are alive at once; the
+    inputs are never modified. Logits of any finite size give a finite cost and gradient.
+
     Examples
     --------
     >>> import numpy as np
@@ -149,31 +163,46 @@ def forward_backward_prop(
     (27,)
     """
     check_network_inputs(data, labels, params, dimensions)
-    xp = array_namespace(data, labels, params)
-    layout = param_layout(dimensions)
-    W1, b1, W2, b2 = (xp.reshape(params[b.offset : b.stop], b.shape) for b in layout)
+    xp = array_namespace(params)  # the check saw that all three come from one library
+    blocks = param_layout(dimensions).blocks
+    W1, b1, W2, b2 = (params[b.offset : b.stop] for b in blocks)
+    W1, W2 = xp.reshape(W1, blocks[0].shape), xp.reshape(W2, blocks[2].shape)  # b1, b2: 1-D already
 
-    # forward: h = sigmoid(data W1 + b1); logits z2 = h W2 + b2
-    h = sigmoid(data @ W1 + b1)
-    z2 = h @ W2 + b2
-    # log yhat by log-sum-exp of the logits: finite even where yhat underflows to 0
+    # Forward. h = sigmoid(z1) = (1 + tanh(z1 / 2)) / 2: one transcendental pass over M x H,
+    # which cannot overflow. We keep h2 = 2 h and put the factors 1/2 into the weights, which
+    # are smaller than the activations (scaling by a power of 2 is exact).
+    h2 = data @ (0.5 * W1)
+    h2 += 0.5 * b1
+    h2 = xp.tanh(h2)
+    h2 += 1
+    z2 = h2 @ (0.5 * W2)
+    z2 += b2
+
+    # Cost from the logits (log-sum-exp): finite even where yhat underflows to 0.
     z2 -= xp.max(z2, axis=1, keepdims=True)
     yhat = xp.exp(z2)
     row_sum = xp.sum(yhat, axis=1, keepdims=True)
-    yhat /= row_sum
+    z2 -= xp.log(row_sum)  # log yhat: every entry <= 0, so the sum below cannot cancel
+    z2 *= labels
     # asarray: NumPy's reductions return a scalar; the caller gets a 0-d array everywhere
-    cost = xp.asarray(-xp.sum(labels * (z2 - xp.log(row_sum))))
+    cost = xp.asarray(-xp.sum(z2))
+    del z2  # M x Dy, no longer needed: free it before the backward pass allocates
 
-    # backward
-    delta1 = yhat - labels
-    gW2 = h.T @ delta1
+    # Backward.
+    yhat /= row_sum
+    yhat -= labels
+    delta1 = yhat
     gb2 = xp.sum(delta1, axis=0)
-    delta3 = delta1 @ W2.T
-    delta3 *= h * (1 - h)  # sigmoid'(z1) = h (1 - h)
+    gW2 = h2.T @ delta1
+    gW2 *= 0.5
+    delta3 = delta1 @ (-0.25 * W2).T
+    delta3 *= h2
+    h2 -= 2
+    delta3 *= h2  # -(delta1 W2^T) / 4 * 2h * (2h - 2) = (delta1 W2^T) * h (1 - h)
     gW1 = data.T @ delta3
     gb1 = xp.sum(delta3, axis=0)
 
-    grad = xp.concat([xp.reshape(g, (-1,)) for g in (gW1, gb1, gW2, gb2)])
+    grad = xp.concat([xp.reshape(gW1, (-1,)), gb1, xp.reshape(gW2, (-1,)), gb2])
     return cost, grad
 
 

@@ -72,3 +72,29 @@ def test_does_not_modify_inputs(backend):
     forward_backward_prop(*arrays, dims)
     for before, after in zip(host, arrays, strict=False):
         np.testing.assert_array_equal(backend.to_numpy(after), before)
+
+
+def test_logits_of_1e4_give_finite_exact_cost_and_gradient(backend, capsys):
+    # b2 = (1e4, -1e4, 0): yhat underflows to exactly 0 in two classes, so log(yhat) would be
+    # -inf (and warn: warnings are errors here). The cost must come from the logits.
+    from scipy.special import expit, log_softmax
+
+    dims = (3, 4, 3)
+    data, _, params = seed_problem(6, dims, seed=5)
+    labels = np.eye(3)[[0, 1, 2, 0, 1, 2]]
+    layout = param_layout(dims)
+    W1, b1, W2, b2 = (params[b.offset : b.stop].reshape(b.shape) for b in layout)
+    b2[:] = [1e4, -1e4, 0.0]  # a view into params
+    arrays = [backend.asarray(a, "float64") for a in (data, labels, params)]
+
+    cost, grad = forward_backward_prop(*arrays, dims)
+    cost, grad = backend.to_numpy(cost), backend.to_numpy(grad)
+    assert np.isfinite(cost) and np.all(np.isfinite(grad))
+    z2 = expit(data @ W1 + b1) @ W2 + b2
+    np.testing.assert_allclose(cost, -np.sum(labels * log_softmax(z2, axis=1)), rtol=1e-12)
+    assert cost > 5e4  # two rows pay about 2e4 and two about 1e4
+    # yhat is (1, 0, 0) in every row, so dcost/db2 = sum over rows of (yhat - labels), exactly
+    np.testing.assert_array_equal(grad[layout["b2"].offset :], [4.0, -2.0, -2.0])
+    # and the rest of the gradient agrees with finite differences of the cost
+    assert gradcheck_naive(lambda p: forward_backward_prop(arrays[0], arrays[1], p, dims), arrays[2])
+    assert capsys.readouterr().out == "Gradient check passed!\n"
