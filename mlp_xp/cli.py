@@ -1,21 +1,355 @@
-"""The ``mlp-xp`` command (Click)."""
+"""The ``mlp-xp`` command: check the network's gradients and time it on every backend here.
+
+``mlp-xp`` alone runs the main job (sanity check and timing table on every available
+backend); ``mlp-xp backends``, ``mlp-xp sanity`` and ``mlp-xp bench`` do one part each.
+A user's mistake gets one line on stderr and exit code 2, never a traceback.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import io
+import json
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
 import click
 
-from .backends import BACKEND_NAMES, BackendUnavailable, get_backend
+from . import bench
+from ._host import seed_problem
+from .backends import (
+    BACKEND_NAMES,
+    Backend,
+    BackendUnavailable,
+    available_backends,
+    get_backend,
+    known_backends,
+)
+from .bench import DEFAULT_SHAPES, SWEEP_BATCHES, SWEEP_DIMENSIONS, Row, Shape, format_seconds
 from .network import sanity_check
+from .validation import check_values
+
+#: Seconds of timed calls per measurement (at least ``bench.MIN_RUNS`` calls are always
+#: timed). 0.2 s keeps the main job at about a minute on a 2-core CPU with five backends,
+#: where the MNIST-like shape's minimum of five calls already takes longer than this.
+DEFAULT_MIN_TIME = 0.2
+DTYPES = ("float64", "float32")
+#: (Dx, H, Dy) of the seed's sanity check, with 20 examples.
+SANITY_DIMENSIONS = (10, 5, 10)
 
 
-@click.command()
-@click.option("--backend", "backend_name", default="numpy", show_default=True,
-              help=f"One of: {', '.join(BACKEND_NAMES)}.")
-def main(backend_name: str) -> None:
-    """Run the seed's sanity check (gradient check of the network) on a backend."""
+class _OneLineErrors(click.Group):
+    """A group whose usage errors print as one line (``Error: ...``) with exit code 2.
+
+    Click's own format adds the usage and a hint on separate lines; a user's mistake
+    here gets just the message, naming the option, with where to look for help.
+    """
+
+    def main(self, args: Sequence[str] | None = None, prog_name: str | None = None,
+             complete_var: str | None = None, standalone_mode: bool = True, **extra: Any) -> Any:
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode, **extra)
+        try:
+            rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.UsageError as exc:
+            where = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
+            click.echo(f"Error: {exc.format_message()}{where}", err=True)
+            sys.exit(2)
+        except click.ClickException as exc:
+            exc.show()
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            click.echo("Aborted!", err=True)
+            sys.exit(1)
+        sys.exit(rv if isinstance(rv, int) else 0)
+
+
+class _BackendType(click.ParamType):
+    """A backend name, checked to be known and available here."""
+
+    name = "backend"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Backend:
+        if isinstance(value, Backend):
+            return value
+        try:
+            return get_backend(value)
+        except (ValueError, BackendUnavailable) as exc:
+            self.fail(str(exc), param, ctx)
+
+
+class _ShapeType(click.ParamType):
+    name = "MxDXxHxDY"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Shape:
+        if isinstance(value, Shape):
+            return value
+        try:
+            return Shape.parse(value)
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+backend_option = click.option(
+    "--backend", "backends", multiple=True, type=_BackendType(),
+    help=f"Repeatable; default: every available one. Known: {', '.join(BACKEND_NAMES)}.",
+)
+dtype_option = click.option("--dtype", type=click.Choice(DTYPES), default="float64", show_default=True)
+
+
+def _check_writable(path: str, option: str) -> None:
+    """Fail before any work if ``path`` cannot be written (a file made by the check is removed)."""
+    existed = os.path.exists(path)
     try:
-        get_backend(backend_name)
-    except (ValueError, BackendUnavailable) as exc:
-        raise click.UsageError(str(exc)) from None
-    if not sanity_check(backend_name):
-        raise SystemExit(1)
+        with open(path, "a"):
+            pass
+    except OSError as exc:
+        raise click.BadParameter(f"cannot write {path!r}: {exc.strerror}", param_hint=option) from None
+    if not existed:
+        os.remove(path)
+
+
+def _check_plot(path: str) -> None:
+    try:
+        from matplotlib.figure import Figure
+    except ImportError:
+        raise click.UsageError(
+            "--plot needs matplotlib, which is not installed: pip install 'mlp_xp[plot]'"
+        ) from None
+    formats = Figure().canvas.get_supported_filetypes()
+    ext = os.path.splitext(path)[1].lstrip(".").lower()
+    if ext not in formats:
+        raise click.BadParameter(
+            f"cannot tell the image format of {path!r}; end it with one of .{', .'.join(sorted(formats))}",
+            param_hint="--plot",
+        )
+    _check_writable(path, "--plot")
+
+
+def _check_float64(backends: Sequence[Backend], dtype: str) -> None:
+    for b in backends:
+        if dtype == "float64" and not b.supports_float64:
+            raise click.BadParameter(
+                f"backend {b.name!r} cannot make float64 arrays on {b.device_name}; use --dtype float32",
+                param_hint="--dtype",
+            )
+
+
+def _run_sanity(backend: Backend, dtype: str, seed: int) -> tuple[bool, str]:
+    """The seed's sanity check on one backend: its verdict and what it printed.
+
+    An exception inside the check (a library bug, an unsupported operation) is a failed
+    check with the exception as its message, so the other backends still run.
+    """
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        try:
+            # sanity_check draws this problem itself; check its values as bench does its own
+            problem = (backend.asarray(a, dtype) for a in seed_problem(20, SANITY_DIMENSIONS, seed))
+            check_values(*problem, SANITY_DIMENSIONS)
+            passed = sanity_check(backend.name, dtype, seed)
+        except Exception as exc:
+            passed = False
+            print(f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0]}")
+    return passed, out.getvalue()
+
+
+def _fmt(x: float | None, spec: str) -> str:
+    return "-" if x is None else format(x, spec)
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], left: int) -> str:
+    """Plain-text table: the first ``left`` columns (names) left-aligned, the others (numbers) right."""
+    widths = [max(len(str(c)) for c in col) for col in zip(headers, *rows, strict=True)]
+
+    def line(cells: Sequence[str]) -> str:
+        pairs = enumerate(zip(cells, widths, strict=True))
+        padded = (c.ljust(w) if i < left else c.rjust(w) for i, (c, w) in pairs)
+        return "  ".join(padded).rstrip()
+
+    return "\n".join([line(headers), line(["-" * w for w in widths]), *map(line, rows)])
+
+
+def _timing_table(rows: Sequence[Row], sanity: dict[str, bool] | None = None) -> str:
+    headers = ["backend", "device", *(["sanity"] if sanity else []), "shape M x Dx x H x Dy",
+               "first call", "median", "IQR", "runs", "GFLOP/s", "time/floor", "vs numpy"]
+    lines = []
+    for r in rows:
+        verdict = (["passed" if sanity.get(r.backend) else "FAILED"] if sanity else [])
+        if r.error:
+            lines.append([r.backend, r.device, *verdict, str(r.shape), f"error: {r.error}", *[""] * 6])
+            continue
+        t = r.timing
+        lines.append([
+            r.backend, r.device, *verdict, str(r.shape),
+            *map(format_seconds, (t.first_s, t.median_s, t.iqr_s)), str(t.n),
+            _fmt(r.gflops, ".3g"), _fmt(r.time_over_floor, ".2f"),
+            "-" if r.speedup is None else f"{r.speedup:.3g}x",
+        ])
+    return _table(headers, lines, left=len(headers) - 7)
+
+
+TABLE_LEGEND = (
+    "median and IQR (interquartile range) of the timed calls after the first call and warm-up;\n"
+    "GFLOP/s counts the five matrix products (4*M*Dx*H + 6*M*H*Dy); time/floor = median over the\n"
+    "median of those five products alone; vs numpy = numpy's median / this median (same run)."
+)
+
+
+def _environment_line(env: dict[str, Any]) -> str:
+    pools = ", ".join(
+        " ".join(filter(None, (p["internal_api"], p["version"]))) + f" ({p['num_threads']} threads)"
+        for p in env["threadpools"]
+    )
+    return (f"mlp_xp {env['mlp_xp']}, Python {env['python']}, {env['cpu']} ({env['cpu_count']} CPUs), "
+            f"{pools or 'no BLAS found'}, {env['dtype']}")
+
+
+def _bench_rows(
+    backends: Sequence[Backend], shapes: Sequence[Shape], dtype: str, min_time: float
+) -> list[Row]:
+    """Every backend at every shape, with a progress bar on stderr, and speedups against NumPy."""
+    jobs = [(shape, b) for shape in shapes for b in backends]  # all backends at one shape, close in time
+    with click.progressbar(jobs, label="timing", file=click.get_text_stream("stderr"),
+                           item_show_func=lambda job: job and f"{job[1].name} {job[0]}") as bar:
+        rows = [bench.bench_shape(b, shape, dtype, min_time) for shape, b in bar]
+    return bench.with_speedups(rows)
+
+
+def _no_gpu_note() -> str | None:
+    accel = {n: b for n, b in known_backends().items() if n in ("cupy", "torch-cuda", "jax-gpu")}
+    if any(isinstance(b, Backend) for b in accel.values()):
+        return None
+    return "No GPU backend here: " + "; ".join(f"{n}: {b.reason}" for n, b in accel.items()) + "."
+
+
+@click.group(cls=_OneLineErrors, invoke_without_command=True)
+@click.version_option(package_name="mlp_xp")
+@click.pass_context
+def main(ctx: click.Context) -> None:
+    """Check the two-layer network's gradients and time it on every backend of this machine.
+
+    Without a command, runs the main job: the seed's sanity check (gradient check) and the
+    timing of forward_backward_prop at the default shapes, on every available backend, in
+    one table. Exit status 0 when every sanity check passes, 1 otherwise.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    backends = available_backends()
+    env = bench.environment(backends, "float64")
+    click.echo(_environment_line(env))
+    click.echo(f"Sanity check (the seed's gradient check) and timing of forward_backward_prop; "
+               f"{DEFAULT_MIN_TIME:g} s of timed calls per measurement.\n")
+    sanity, failures = {}, []
+    for b in backends:
+        sanity[b.name], output = _run_sanity(b, "float64", 0)
+        if not sanity[b.name]:
+            failures.append(f"{b.name}: " + " | ".join(output.strip().splitlines()[1:]))
+    rows = _bench_rows(backends, DEFAULT_SHAPES, "float64", DEFAULT_MIN_TIME)
+    click.echo(_timing_table(rows, sanity))
+    click.echo("\n" + TABLE_LEGEND)
+    if note := _no_gpu_note():
+        click.echo(note)
+    for line in failures:
+        click.echo(f"Sanity check FAILED on {line}")
+    passed = sum(sanity.values())
+    click.echo(f"Sanity: {passed} of {len(sanity)} backends passed.")
+    ctx.exit(0 if passed == len(sanity) else 1)
+
+
+@main.command("backends")
+def backends_command() -> None:
+    """Every known backend: available or not (and why), version, device, float64 support."""
+    rows = []
+    for name, b in known_backends().items():
+        if isinstance(b, Backend):
+            rows.append([name, "yes", b.version, b.device_name, "yes" if b.supports_float64 else "no", ""])
+        else:
+            rows.append([name, "no", "-", "-", "-", b.reason])
+    click.echo(_table(["backend", "available", "version", "device", "float64", "why not"], rows, left=6))
+
+
+@main.command()
+@backend_option
+@dtype_option
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random problem.")
+@click.pass_context
+def sanity(ctx: click.Context, backends: tuple[Backend, ...], dtype: str, seed: int) -> None:
+    """The seed's sanity check: gradient check of a 20-example network (10, 5, 10).
+
+    Exit status 0 when it passes on every chosen backend, 1 otherwise.
+    """
+    backends = backends or tuple(available_backends())
+    _check_float64(backends, dtype)
+    failed = 0
+    for b in backends:
+        passed, output = _run_sanity(b, dtype, seed)
+        failed += not passed
+        click.echo(f"== {b.name} ({b.device_name}, {dtype}): {'passed' if passed else 'FAILED'}")
+        click.echo(output.rstrip())
+    ctx.exit(1 if failed else 0)
+
+
+@main.command("bench")
+@backend_option
+@click.option("--shape", "shapes", multiple=True, type=_ShapeType(),
+              help=f"Repeatable; default: {', '.join(map(str, DEFAULT_SHAPES))}. With --sweep, its "
+              f"Dx x H x Dy (M is swept; default {'x'.join(map(str, SWEEP_DIMENSIONS))}).")
+@dtype_option
+@click.option("--min-time", type=click.FloatRange(min=0, min_open=True), default=DEFAULT_MIN_TIME,
+              show_default=True, help="Seconds of timed calls per measurement (at least "
+              f"{bench.MIN_RUNS} calls are timed).")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write every row and the "
+              "environment to this JSON file (schema in docs/bench-json.md).")
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False), help="With --sweep: plot time "
+              "and GFLOP/s against M to this image (needs the 'plot' extra: matplotlib).")
+@click.option("--sweep", is_flag=True, help="Time batch sizes M = 1, 2, 4, ... up to --max-batch "
+              "and report where each backend starts beating NumPy.")
+@click.option("--max-batch", type=click.IntRange(min=1), default=SWEEP_BATCHES[-1], show_default=True,
+              help="Largest M of --sweep.")
+@click.pass_context
+def bench_command(ctx: click.Context, backends: tuple[Backend, ...], shapes: tuple[Shape, ...], dtype: str,
+                  min_time: float, json_path: str | None, plot_path: str | None, sweep: bool,
+                  max_batch: int) -> None:
+    """Time forward_backward_prop, and its five matrix products alone, on each backend.
+
+    NumPy, the baseline of every speedup, is always timed. Exit status 1 if a
+    measurement failed (its error is in the table), else 0.
+    """
+    if plot_path and not sweep:
+        raise click.UsageError("--plot draws time against the batch size M, so it needs --sweep")
+    if sweep and len(shapes) > 1:
+        raise click.UsageError("--sweep takes at most one --shape (its Dx x H x Dy; M is swept)")
+    if plot_path:
+        _check_plot(plot_path)
+    if json_path:
+        _check_writable(json_path, "--json")
+    backends = backends or tuple(available_backends())
+    if "numpy" not in {b.name for b in backends}:
+        backends = (get_backend("numpy"), *backends)
+    backends = tuple({b.name: b for b in backends}.values())  # each once, in the order given
+    _check_float64(backends, dtype)
+
+    if sweep:
+        dims = shapes[0].dimensions if shapes else SWEEP_DIMENSIONS
+        shapes = tuple(Shape(M, *dims) for M in SWEEP_BATCHES if max_batch >= M)
+    rows = _bench_rows(backends, shapes or DEFAULT_SHAPES, dtype, min_time)
+    env = bench.environment(backends, dtype)
+    click.echo(_environment_line(env))
+    click.echo(_timing_table(rows))
+    click.echo("\n" + TABLE_LEGEND)
+    crossovers = None
+    if sweep:
+        crossovers = bench.crossover(rows)
+        for name, M in crossovers.items():
+            kind = "GPU" if get_backend(name).is_accelerator else "CPU"
+            verdict = f"faster from M = {M} on" if M is not None else "not faster at the largest M"
+            click.echo(f"crossover: {name} ({kind}) against numpy: {verdict}")
+    if json_path:
+        with open(json_path, "w") as f:
+            json.dump(bench.report(rows, env, min_time, crossovers), f, indent=2)
+    if plot_path:
+        bench.plot_sweep(rows, crossovers or {}, plot_path)
+    ctx.exit(1 if any(r.error for r in rows) else 0)

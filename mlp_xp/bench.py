@@ -1,0 +1,473 @@
+"""Timing that is honest on asynchronous devices, the FLOP model, and the benchmark report.
+
+One measurement of a function ``f`` on a backend:
+
+1. its inputs are drawn on the host with NumPy, moved onto the device, and waited for;
+2. the first call is timed alone (it pays for kernel compilation, library handles and
+   memory pools) and reported separately;
+3. a few warm-up calls are made and thrown away;
+4. calls are then timed one by one until ``min_time`` seconds of calls (and at least
+   ``MIN_RUNS`` calls) have been measured; the report is their median and interquartile
+   range.
+
+Every timed call starts on an idle device (``Backend.synchronize()``) and stops only when
+its result is ready (``Backend.wait(result)``): a CUDA device synchronise for CuPy and
+torch-CUDA, ``block_until_ready`` for JAX, ``compute`` for Dask. So every backend is
+timed by the same code, and a GPU's asynchronous launch cannot make a call look free.
+
+The work of one ``forward_backward_prop`` is counted as its matrix products,
+``4*M*Dx*H + 6*M*H*Dy`` floating-point operations; the *floor* is those five products
+timed alone, the same way, on the same device.
+
+Examples
+--------
+>>> from mlp_xp.backends import get_backend
+>>> row = bench_shape(get_backend("numpy"), Shape(20, 10, 5, 10), "float64", min_time=0.01)
+>>> row.timing.n >= MIN_RUNS and row.time_over_floor > 0
+True
+>>> Shape.parse("4096x784x512x10").flops
+6702497792
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import functools
+import os
+import platform
+import sys
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ._host import random_problem
+from .backends import Backend
+from .network import forward_backward_prop
+from .validation import check_values
+
+__all__ = [
+    "DEFAULT_SHAPES",
+    "MIN_RUNS",
+    "SCHEMA",
+    "SWEEP_BATCHES",
+    "SWEEP_DIMENSIONS",
+    "Row",
+    "Shape",
+    "Timing",
+    "bench_shape",
+    "crossover",
+    "environment",
+    "format_seconds",
+    "plot_sweep",
+    "report",
+    "time_calls",
+    "with_speedups",
+]
+
+#: Identifies the layout of :func:`report`'s JSON; bump it when a field changes meaning.
+SCHEMA = "mlp_xp.bench/1"
+#: At least this many timed calls, however long one call takes, so that an IQR exists.
+MIN_RUNS = 5
+#: At most this many warm-up calls; fewer when they take more than a quarter of ``min_time``.
+MAX_WARMUP = 10
+#: ``--sweep`` batch sizes: powers of two from 1 to 65536.
+SWEEP_BATCHES = tuple(2**k for k in range(17))
+
+
+@dataclass(frozen=True)
+class Shape:
+    """A benchmark problem: ``M`` examples through a network of dimensions ``(Dx, H, Dy)``."""
+
+    M: int
+    Dx: int
+    H: int
+    Dy: int
+
+    @classmethod
+    def parse(cls, text: str) -> Shape:
+        """``"4096x784x512x10"`` -> ``Shape(4096, 784, 512, 10)``.
+
+        Raises
+        ------
+        ValueError
+            Unless ``text`` is four positive integers joined by ``x``.
+        """
+        parts = text.lower().split("x")
+        if len(parts) != 4 or not all(p.strip().isdigit() and int(p) > 0 for p in parts):
+            raise ValueError(
+                f"expected M x Dx x H x Dy as four positive integers joined by 'x' "
+                f"(e.g. 4096x784x512x10), got {text!r}"
+            )
+        return cls(*(int(p) for p in parts))
+
+    @property
+    def dimensions(self) -> tuple[int, int, int]:
+        return (self.Dx, self.H, self.Dy)
+
+    @property
+    def flops(self) -> int:
+        """Floating-point operations of the five matrix products of one forward+backward pass.
+
+        Forward ``data @ W1`` and ``h @ W2``; backward ``h.T @ delta1``, ``delta1 @ W2.T``
+        and ``data.T @ delta3`` (no gradient with respect to the data); 2 per multiply-add.
+        """
+        return 4 * self.M * self.Dx * self.H + 6 * self.M * self.H * self.Dy
+
+    def __str__(self) -> str:
+        return f"{self.M}x{self.Dx}x{self.H}x{self.Dy}"
+
+
+#: The main job's shapes: the seed exercise, an MNIST-like batch, and a wide hidden layer.
+DEFAULT_SHAPES = (Shape(20, 10, 5, 10), Shape(4096, 784, 512, 10), Shape(64, 1024, 4096, 1024))
+#: ``--sweep``'s (Dx, H, Dy) unless one is given: the MNIST-like network.
+SWEEP_DIMENSIONS = DEFAULT_SHAPES[1].dimensions
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Seconds per call: the first call's, and the timed calls' after warm-up."""
+
+    first_s: float
+    runs_s: tuple[float, ...]
+
+    @functools.cached_property
+    def _quartiles(self) -> np.ndarray:
+        return np.percentile(self.runs_s, [25, 50, 75])
+
+    @property
+    def n(self) -> int:
+        return len(self.runs_s)
+
+    @property
+    def median_s(self) -> float:
+        return float(self._quartiles[1])
+
+    @property
+    def q1_s(self) -> float:
+        return float(self._quartiles[0])
+
+    @property
+    def q3_s(self) -> float:
+        return float(self._quartiles[2])
+
+    @property
+    def iqr_s(self) -> float:
+        return self.q3_s - self.q1_s
+
+
+def time_calls(
+    backend: Backend, f: Callable[[], Any], min_time: float, clock: Callable[[], float] = time.perf_counter
+) -> Timing:
+    """Time ``f()`` on ``backend``: first call, warm-up, then calls until ``min_time`` has passed.
+
+    Each timed interval runs from an idle device to a finished result. We time with the
+    host clock after a device synchronise rather than with CUDA events: events would leave
+    out the host's launch and dispatch overhead, which is exactly what decides whether a
+    small batch is worth sending to a GPU.
+
+    Parameters
+    ----------
+    backend : Backend
+        Its ``synchronize`` and ``wait`` bracket every timed call.
+    f : callable
+        Takes no arguments and returns the array(s) to wait for; its inputs must already
+        be on the device.
+    min_time : float
+        Keep timing calls until their times add up to this many seconds (and at least
+        ``MIN_RUNS`` calls were timed).
+    clock : callable
+        Seconds as a float; ``time.perf_counter`` unless a test fakes it.
+
+    Examples
+    --------
+    >>> from mlp_xp.backends import get_backend
+    >>> t = time_calls(get_backend("numpy"), lambda: sum(range(1000)), min_time=0.001)
+    >>> t.n >= MIN_RUNS and t.median_s > 0
+    True
+    """
+
+    def one_call() -> float:
+        backend.synchronize()
+        start = clock()
+        backend.wait(f())
+        return clock() - start
+
+    first = one_call()
+    warmup_budget = min_time / 4
+    for _ in range(MAX_WARMUP):
+        warmup_budget -= one_call()
+        if warmup_budget <= 0:
+            break
+    runs: list[float] = []
+    while len(runs) < MIN_RUNS or sum(runs) < min_time:
+        runs.append(one_call())
+    return Timing(first, tuple(runs))
+
+
+def _on_device(backend: Backend, arrays: Iterable[np.ndarray], dtype: str) -> list[Any]:
+    """Move host arrays onto the backend and wait until they are there."""
+    moved = [backend.asarray(a, dtype) for a in arrays]
+    backend.wait(tuple(moved))  # JAX's device_put and CUDA copies are asynchronous
+    backend.synchronize()
+    return moved
+
+
+def _matmul_floor(backend: Backend, shape: Shape, dtype: str, seed: int) -> Callable[[], Any]:
+    """The five matrix products of ``forward_backward_prop``, alone, on random operands."""
+    M, Dx, H, Dy = shape.M, shape.Dx, shape.H, shape.Dy
+    rng = np.random.default_rng(seed)
+    data, W1, W2, h, delta1, delta3 = _on_device(
+        backend,
+        (rng.standard_normal(s) for s in ((M, Dx), (Dx, H), (H, Dy), (M, H), (M, Dy), (M, H))),
+        dtype,
+    )
+    return lambda: (data @ W1, h @ W2, h.T @ delta1, delta1 @ W2.T, data.T @ delta3)
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of the report: one backend at one shape and dtype."""
+
+    backend: str
+    device: str
+    version: str
+    dtype: str
+    shape: Shape
+    timing: Timing | None = None
+    floor: Timing | None = None
+    speedup: float | None = None
+    error: str | None = None
+
+    @property
+    def gflops(self) -> float | None:
+        return self.shape.flops / self.timing.median_s / 1e9 if self.timing else None
+
+    @property
+    def time_over_floor(self) -> float | None:
+        if self.timing is None or self.floor is None:
+            return None
+        return self.timing.median_s / self.floor.median_s
+
+
+def _network_call(backend: Backend, shape: Shape, dtype: str, seed: int) -> Callable[[], Any]:
+    """``forward_backward_prop`` on :func:`mlp_xp._host.random_problem`'s data, on the device.
+
+    The data are drawn on the host from ``seed``, so every backend sees the same numbers,
+    and their values are checked once (one-hot labels, finite entries) before the clock.
+    """
+    problem = random_problem(shape.M, shape.dimensions, seed)
+    data, labels, params = _on_device(backend, problem, dtype)
+    check_values(data, labels, params, shape.dimensions)
+    return lambda: forward_backward_prop(data, labels, params, shape.dimensions)
+
+
+def bench_shape(backend: Backend, shape: Shape, dtype: str, min_time: float, seed: int = 0) -> Row:
+    """Time ``forward_backward_prop`` and its matrix-product floor on one backend and shape.
+
+    An exception while timing (out of memory, a library bug) is recorded in ``Row.error``
+    rather than raised, so one failing backend does not hide the others.
+    """
+    row = Row(backend.name, backend.device_name, backend.version, dtype, shape)
+    try:
+        # one set of operands on the device at a time: the first call's are freed on return
+        timing = time_calls(backend, _network_call(backend, shape, dtype, seed), min_time)
+        floor = time_calls(backend, _matmul_floor(backend, shape, dtype, seed), min_time)
+    except Exception as exc:  # reported per row; the run goes on
+        first_line = (str(exc).splitlines() or [""])[0]
+        return dataclasses.replace(row, error=f"{type(exc).__name__}: {first_line}")
+    return dataclasses.replace(row, timing=timing, floor=floor)
+
+
+def with_speedups(rows: Sequence[Row], baseline: str = "numpy") -> list[Row]:
+    """``rows`` with ``speedup`` = baseline's median / the row's median, same shape and dtype.
+
+    Both medians come from ``rows`` themselves, i.e. from the same run; rows without a
+    baseline row (or with an error) get ``None``.
+    """
+    base = {(r.shape, r.dtype): r.timing.median_s for r in rows if r.backend == baseline and r.timing}
+    return [
+        dataclasses.replace(r, speedup=base[r.shape, r.dtype] / r.timing.median_s)
+        if r.timing and (r.shape, r.dtype) in base
+        else r
+        for r in rows
+    ]
+
+
+def crossover(rows: Sequence[Row], baseline: str = "numpy") -> dict[str, int | None]:
+    """For each backend but the baseline, the smallest M from which on it beats the baseline.
+
+    "From which on": faster than the baseline at that M and at every larger M measured,
+    so one lucky point in the noise does not count. ``None`` when it is not faster at the
+    largest M (or has no comparable row). Rows are compared at equal ``(Dx, H, Dy)`` and
+    dtype, as in a ``--sweep``.
+
+    Examples
+    --------
+    >>> t = lambda s: Timing(s, (s,) * MIN_RUNS)
+    >>> rows = [Row(b, "cpu", "", "float64", Shape(M, 8, 8, 8), timing=t(s))
+    ...         for b, M, s in [("numpy", 1, 1.0), ("numpy", 2, 2.0), ("numpy", 4, 4.0),
+    ...                         ("gpu", 1, 3.0), ("gpu", 2, 1.5), ("gpu", 4, 1.0)]]
+    >>> crossover(rows)
+    {'gpu': 2}
+    """
+    base = {(r.shape, r.dtype): r.timing.median_s for r in rows if r.backend == baseline and r.timing}
+    result: dict[str, int | None] = {}
+    for name in dict.fromkeys(r.backend for r in rows if r.backend != baseline):
+        mine = sorted(
+            (r for r in rows if r.backend == name and r.timing and (r.shape, r.dtype) in base),
+            key=lambda r: r.shape.M,
+        )
+        result[name] = None
+        for r in reversed(mine):
+            if r.timing.median_s >= base[r.shape, r.dtype]:
+                break
+            result[name] = r.shape.M
+    return result
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _tf32_settings() -> dict[str, Any]:
+    """TF32 switches of the GPU libraries already loaded (TF32 rounds float32 matmuls to 10 bits)."""
+    settings: dict[str, Any] = {"CUPY_TF32": os.environ.get("CUPY_TF32", "0")}
+    if "torch" in sys.modules:
+        import torch
+
+        settings["torch.backends.cuda.matmul.allow_tf32"] = torch.backends.cuda.matmul.allow_tf32
+        settings["torch.backends.cudnn.allow_tf32"] = torch.backends.cudnn.allow_tf32
+        settings["torch.float32_matmul_precision"] = torch.get_float32_matmul_precision()
+    if "jax" in sys.modules:
+        import jax
+
+        # None is JAX's default, which on NVIDIA GPUs since Ampere means TF32 for float32
+        settings["jax_default_matmul_precision"] = jax.config.jax_default_matmul_precision
+    return settings
+
+
+def environment(backends: Iterable[Backend], dtype: str) -> dict[str, Any]:
+    """Where the numbers came from: versions, CPU, BLAS and threads, devices, dtype, TF32, time."""
+    from threadpoolctl import threadpool_info
+
+    from . import __version__
+
+    return {
+        "mlp_xp": __version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpu": _cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "threadpools": [
+            {k: info.get(k) for k in ("user_api", "internal_api", "version", "num_threads", "filepath")}
+            for info in threadpool_info()
+        ],
+        "backends": {
+            b.name: {"library": b.library, "version": b.version, "device": b.device_name} for b in backends
+        },
+        "dtype": dtype,
+        "tf32": _tf32_settings(),
+        "timestamp": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def format_seconds(seconds: float) -> str:
+    """Three significant digits in s, ms, µs or ns.
+
+    Examples
+    --------
+    >>> format_seconds(0.000123456), format_seconds(2.5), format_seconds(0.0)
+    ('123 µs', '2.5 s', '0 ns')
+    """
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
+        if seconds >= scale:
+            return f"{seconds / scale:.3g} {unit}"
+    return f"{seconds / 1e-9:.3g} ns"
+
+
+def _timing_json(t: Timing | None) -> dict[str, Any] | None:
+    if t is None:
+        return None
+    return {
+        "first_call_s": t.first_s,
+        "median_s": t.median_s,
+        "q1_s": t.q1_s,
+        "q3_s": t.q3_s,
+        "iqr_s": t.iqr_s,
+        "n_runs": t.n,
+        "runs_s": list(t.runs_s),
+    }
+
+
+def report(
+    rows: Sequence[Row], env: dict[str, Any], min_time: float, sweep: dict[str, int | None] | None = None
+) -> dict[str, Any]:
+    """The JSON document of a run (schema :data:`SCHEMA`, documented in ``docs/bench-json.md``)."""
+    return {
+        "schema": SCHEMA,
+        "environment": env,
+        "settings": {"min_time_s": min_time, "min_runs": MIN_RUNS, "max_warmup": MAX_WARMUP},
+        "rows": [
+            {
+                "backend": r.backend,
+                "device": r.device,
+                "version": r.version,
+                "dtype": r.dtype,
+                "shape": str(r.shape),
+                "M": r.shape.M,
+                "Dx": r.shape.Dx,
+                "H": r.shape.H,
+                "Dy": r.shape.Dy,
+                "flops": r.shape.flops,
+                "fbp": _timing_json(r.timing),
+                "floor": _timing_json(r.floor),
+                "gflops": r.gflops,
+                "time_over_floor": r.time_over_floor,
+                "speedup_vs_numpy": r.speedup,
+                "error": r.error,
+            }
+            for r in rows
+        ],
+        "crossover": sweep,
+    }
+
+
+def plot_sweep(rows: Sequence[Row], crossovers: dict[str, int | None], path: str) -> None:
+    """Time per call and GFLOP/s against M, one line per backend, log-log; crossovers marked.
+
+    Needs matplotlib (the ``plot`` extra); the figure is drawn without pyplot, so no
+    display is needed.
+    """
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(11, 4.5), layout="constrained")
+    ax_time, ax_rate = fig.subplots(1, 2)
+    for name in dict.fromkeys(r.backend for r in rows):
+        mine = sorted((r for r in rows if r.backend == name and r.timing), key=lambda r: r.shape.M)
+        if not mine:
+            continue
+        M = [r.shape.M for r in mine]
+        (line,) = ax_time.plot(M, [r.timing.median_s for r in mine], marker="o", ms=3, label=name)
+        ax_rate.plot(M, [r.gflops for r in mine], marker="o", ms=3, color=line.get_color(), label=name)
+        if crossovers.get(name) is not None:
+            for ax in (ax_time, ax_rate):
+                ax.axvline(crossovers[name], color=line.get_color(), ls="--", lw=1)
+    dims, dtypes = {r.shape.dimensions for r in rows}, {r.dtype for r in rows}
+    title = f"(Dx, H, Dy) = {dims.pop()}" if len(dims) == 1 else "forward_backward_prop"
+    title += f", {dtypes.pop()}" if len(dtypes) == 1 else ""
+    for ax, ylabel in ((ax_time, "median time per call (s)"), (ax_rate, "GFLOP/s")):
+        ax.set(xscale="log", yscale="log", xlabel="batch size M", ylabel=ylabel, title=title)
+        ax.grid(True, which="both", alpha=0.3)
+    ax_time.legend(title="dashed: crossover vs numpy", fontsize="small")
+    fig.savefig(path, dpi=110)

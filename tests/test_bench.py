@@ -1,0 +1,180 @@
+"""The benchmark's method: what is inside the clock, statistics, FLOPs, ratios, report."""
+
+import json
+
+import numpy as np
+import pytest
+
+from mlp_xp import bench
+from mlp_xp.backends import get_backend
+from mlp_xp.bench import MIN_RUNS, SCHEMA, Row, Shape, Timing
+
+
+def test_shape_parse_and_str():
+    s = Shape.parse("4096x784x512x10")
+    assert s == Shape(4096, 784, 512, 10) and s.dimensions == (784, 512, 10)
+    assert str(s) == "4096x784x512x10" and Shape.parse("2X3X4X5") == Shape(2, 3, 4, 5)
+
+
+@pytest.mark.parametrize("text", ["3x4", "4x4x4x4x4", "0x4x4x4", "4x-1x4x4", "ax4x4x4", "4.5x4x4x4", "", "x"])
+def test_shape_parse_refuses(text):
+    with pytest.raises(ValueError, match=r"four positive integers joined by 'x' .* got "):
+        Shape.parse(text)
+
+
+def test_flops_are_the_five_matrix_products():
+    M, Dx, H, Dy = 7, 3, 5, 2
+    # (rows, inner, cols) of data@W1, h@W2, h.T@delta1, delta1@W2.T, data.T@delta3
+    products = [(M, Dx, H), (M, H, Dy), (H, M, Dy), (M, Dy, H), (Dx, M, H)]
+    assert Shape(M, Dx, H, Dy).flops == sum(2 * m * k * n for m, k, n in products)
+    assert Shape(M, Dx, H, Dy).flops == 4 * M * Dx * H + 6 * M * H * Dy
+
+
+def test_floor_is_the_networks_matrix_products(backend):
+    shape = Shape(6, 3, 5, 2)
+    products = backend.wait(bench._matmul_floor(backend, shape, "float64", seed=0)())
+    assert [tuple(p.shape) for p in products] == [(6, 5), (6, 2), (5, 2), (6, 5), (3, 5)]
+
+
+def test_timing_statistics():
+    t = Timing(9.0, (5.0, 1.0, 4.0, 2.0, 3.0))
+    assert (t.n, t.median_s, t.q1_s, t.q3_s, t.iqr_s) == (5, 3.0, 2.0, 4.0, 2.0)
+    assert t.first_s == 9.0
+
+
+class FakeDevice:
+    """An asynchronous device: a call only queues its work; ``wait`` runs it, on a fake clock.
+
+    Records the order of events so a test can see what lies between the clock's readings.
+    """
+
+    def __init__(self, work_s=1.0, first_extra_s=100.0):
+        self.now, self.work_s, self.first_extra_s = 0.0, work_s, first_extra_s
+        self.events, self.pending, self.calls = [], 0.0, 0
+
+    def clock(self):
+        self.events.append("clock")
+        return self.now
+
+    def f(self):
+        self.events.append("call")
+        self.calls += 1
+        self.pending += self.work_s + (self.first_extra_s if self.calls == 1 else 0.0)
+        return "result"
+
+    def synchronize(self):
+        self.events.append("sync")
+        self.now += self.pending
+        self.pending = 0.0
+
+    def wait(self, result):
+        assert result == "result"
+        self.events.append("wait")
+        self.synchronize()
+        return result
+
+
+def test_time_calls_stops_the_clock_only_after_the_device_finished():
+    dev = FakeDevice(work_s=1.0, first_extra_s=100.0)
+    t = bench.time_calls(dev, dev.f, min_time=8.0, clock=dev.clock)
+    # every call's time is its queued work: a clock read before `wait` would give 0
+    assert t.runs_s == (1.0,) * 8 and t.median_s == 1.0 and t.iqr_s == 0.0
+    # the first call (compilation, handles) is reported alone and kept out of the runs
+    assert t.first_s == 101.0
+    # warm-up: up to min_time/4 = 2 s of calls, neither in runs nor first
+    assert dev.calls == 1 + 2 + 8
+
+
+def test_time_calls_brackets_every_call():
+    dev = FakeDevice(work_s=0.5, first_extra_s=0.0)
+    bench.time_calls(dev, dev.f, min_time=1.0, clock=dev.clock)
+    pattern = ["sync", "clock", "call", "wait", "sync", "clock"]
+    assert len(dev.events) == 6 * dev.calls
+    for k in range(dev.calls):
+        assert dev.events[6 * k : 6 * k + 6] == pattern
+
+
+def test_time_calls_warms_up_at_most_max_warmup_and_times_at_least_min_runs():
+    dev = FakeDevice(work_s=1.0, first_extra_s=0.0)  # warm-up budget 25 s: MAX_WARMUP stops it
+    t = bench.time_calls(dev, dev.f, min_time=100.0, clock=dev.clock)
+    assert t.n == 100 and dev.calls == 1 + bench.MAX_WARMUP + 100
+    dev = FakeDevice(work_s=10.0)  # slow calls: one warm-up, then MIN_RUNS however long
+    t = bench.time_calls(dev, dev.f, min_time=1.0, clock=dev.clock)
+    assert t.n == MIN_RUNS and dev.calls == 1 + 1 + MIN_RUNS
+
+
+def test_bench_shape_on_every_backend(backend):
+    row = bench.bench_shape(backend, Shape(8, 4, 3, 2), "float64", min_time=1e-3)
+    assert row.error is None, row.error
+    assert (row.backend, row.device, row.version) == (backend.name, backend.device_name, backend.version)
+    assert row.timing.n >= MIN_RUNS and row.floor.n >= MIN_RUNS
+    assert row.timing.median_s > 0 and row.floor.median_s > 0 and row.timing.first_s > 0
+    assert row.gflops == pytest.approx(Shape(8, 4, 3, 2).flops / row.timing.median_s / 1e9)
+    assert row.time_over_floor == pytest.approx(row.timing.median_s / row.floor.median_s)
+
+
+def test_bench_shape_records_an_error_and_goes_on(monkeypatch):
+    def broken(*args):
+        raise RuntimeError("CUDA out of memory\nsecond line")
+
+    monkeypatch.setattr(bench, "forward_backward_prop", broken)
+    row = bench.bench_shape(get_backend("numpy"), Shape(4, 3, 2, 2), "float64", min_time=1e-3)
+    assert row.error == "RuntimeError: CUDA out of memory" and row.timing is None
+
+
+def test_bench_shape_checks_the_values_it_generated(monkeypatch):
+    def not_one_hot(M, dims, seed):
+        data, labels, params = real(M, dims, seed)
+        return data, 0.5 * labels, params
+
+    real = bench.random_problem
+    monkeypatch.setattr(bench, "random_problem", not_one_hot)
+    row = bench.bench_shape(get_backend("numpy"), Shape(4, 3, 2, 2), "float64", min_time=1e-3)
+    assert "not one-hot" in row.error and row.timing is None
+
+
+def _row(backend, M, median, dims=(8, 8, 8)):
+    return Row(backend, "cpu", "1", "float64", Shape(M, *dims), timing=Timing(median, (median,) * MIN_RUNS))
+
+
+def test_speedups_are_ratios_of_medians_at_the_same_shape():
+    rows = [_row("numpy", 1, 2.0), _row("gpu", 1, 0.5), _row("gpu", 2, 1.0), _row("numpy", 1, 1.0, (1, 1, 1))]
+    out = bench.with_speedups(rows)
+    assert [r.speedup for r in out] == [1.0, 4.0, None, 1.0]
+    assert rows[1].speedup is None  # inputs untouched
+
+
+def test_crossover_is_where_it_stays_faster():
+    numpy = [_row("numpy", M, float(M)) for M in (1, 2, 4, 8, 16)]
+    lucky = [_row("lucky", M, s) for M, s in zip((1, 2, 4, 8, 16), (0.5, 3.0, 5.0, 7.0, 15.0), strict=True)]
+    never = [_row("never", M, 2.0 * M) for M in (1, 2, 4, 8, 16)]
+    always = [_row("always", M, 0.1) for M in (1, 2, 4, 8, 16)]
+    missing = [_row("missing", 32, 0.1)]  # no numpy row at M = 32
+    result = bench.crossover(numpy + lucky + never + always + missing)
+    assert result == {"lucky": 8, "never": None, "always": 1, "missing": None}
+
+
+def test_report_is_json_with_every_row_and_the_environment():
+    rows = bench.with_speedups([_row("numpy", 4, 1e-3), _row("torch", 4, 5e-4)])
+    rows[1] = Row(**{**rows[1].__dict__, "floor": Timing(1e-3, (2.5e-4,) * MIN_RUNS)})
+    rows.append(Row("jax", "cpu", "1", "float64", Shape(4, 8, 8, 8), error="MemoryError: boom"))
+    env = bench.environment([get_backend("numpy")], "float64")
+    doc = json.loads(json.dumps(bench.report(rows, env, 0.5, {"torch": 4})))
+    assert doc["schema"] == SCHEMA and doc["crossover"] == {"torch": 4}
+    assert doc["settings"] == {"min_time_s": 0.5, "min_runs": MIN_RUNS, "max_warmup": bench.MAX_WARMUP}
+    for key in ("mlp_xp", "python", "cpu", "threadpools", "backends", "dtype", "tf32", "timestamp"):
+        assert key in doc["environment"]
+    assert doc["environment"]["backends"]["numpy"]["version"] == np.__version__
+    torch_row = doc["rows"][1]
+    assert torch_row["shape"] == "4x8x8x8" and torch_row["flops"] == Shape(4, 8, 8, 8).flops
+    assert torch_row["fbp"]["median_s"] == 5e-4 and torch_row["fbp"]["n_runs"] == MIN_RUNS
+    assert torch_row["speedup_vs_numpy"] == 2.0 and torch_row["time_over_floor"] == 2.0
+    assert doc["rows"][2]["fbp"] is None and doc["rows"][2]["error"] == "MemoryError: boom"
+
+
+def test_plot_sweep_writes_an_image(tmp_path):
+    pytest.importorskip("matplotlib")  # the 'plot' extra; the 'test' extra installs it
+    rows = [_row(b, M, s * M) for b, s in (("numpy", 1.0), ("torch", 0.5)) for M in (1, 2, 4)]
+    path = tmp_path / "sweep.png"
+    bench.plot_sweep(rows, {"torch": 1}, str(path))
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

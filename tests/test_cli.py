@@ -1,0 +1,278 @@
+"""The ``mlp-xp`` command: every command, every user mistake (one line, exit 2), the entry point."""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from mlp_xp import bench, cli, network
+from mlp_xp.backends import BACKEND_NAMES, BackendUnavailable, available_backends, get_backend, known_backends
+from mlp_xp.bench import SCHEMA, Shape
+
+TINY = ["--shape", "6x4x3x2", "--min-time", "0.001"]
+AVAILABLE = [b.name for b in available_backends()]
+
+
+def run(*args):
+    return CliRunner().invoke(cli.main, list(args), prog_name="mlp-xp")
+
+
+@pytest.fixture
+def tiny_main_job(monkeypatch):
+    """The main job on one small shape, briefly timed, so the test stays fast."""
+    monkeypatch.setattr(cli, "DEFAULT_SHAPES", (Shape(6, 4, 3, 2),))
+    monkeypatch.setattr(cli, "DEFAULT_MIN_TIME", 0.001)
+
+
+@pytest.fixture
+def planted_bug(monkeypatch):
+    """A network whose gradient is 1% off its cost's."""
+    real = network.forward_backward_prop
+
+    def wrong(data, labels, params, dimensions):
+        cost, grad = real(data, labels, params, dimensions)
+        return cost, grad * 1.01
+
+    monkeypatch.setattr(network, "forward_backward_prop", wrong)
+
+
+def no_work(*args, **kwargs):
+    raise AssertionError("work started before the mistake was caught")
+
+
+def table_lines(output, first_column):
+    return [line for line in output.splitlines() if line.split(" ", 1)[0] == first_column]
+
+
+def test_main_job_checks_and_times_every_available_backend(tiny_main_job):
+    result = run()
+    assert result.exit_code == 0, result.output
+    for name in AVAILABLE:
+        [line] = table_lines(result.stdout, name)
+        assert " passed " in line and "6x4x3x2" in line and line.endswith("x")
+    [numpy_line] = table_lines(result.stdout, "numpy")
+    assert numpy_line.endswith(" 1x")  # the baseline against itself
+    assert f"Sanity: {len(AVAILABLE)} of {len(AVAILABLE)} backends passed." in result.stdout
+    if not any(b.is_accelerator for b in available_backends()):
+        assert "No GPU backend here: cupy: " in result.stdout
+
+
+def test_main_job_fails_when_a_sanity_check_fails(tiny_main_job, planted_bug, monkeypatch):
+    two = [get_backend("numpy"), get_backend("array_api_strict")]
+    monkeypatch.setattr(cli, "available_backends", lambda: two)
+    result = run()
+    assert result.exit_code == 1
+    assert "FAILED" in table_lines(result.stdout, "numpy")[0]
+    assert "Sanity check FAILED on numpy: Gradient check failed." in result.stdout
+    assert "Sanity: 0 of 2 backends passed." in result.stdout
+
+
+def test_python_dash_m_is_the_same_command():
+    from mlp_xp import __main__
+
+    assert __main__.main is cli.main
+
+
+def test_backends_lists_every_known_backend_and_why():
+    result = run("backends")
+    assert result.exit_code == 0
+    for name, b in known_backends().items():
+        [line] = table_lines(result.stdout, name)
+        if isinstance(b, BackendUnavailable):
+            assert line.split()[1] == "no" and line.endswith(b.reason)
+        else:
+            assert line.split()[1:5] == ["yes", b.version, b.device_name, "yes"]
+
+
+def test_sanity_passes_on_the_chosen_backends():
+    # every available backend is checked by the main job's test; two keep this one fast
+    result = run("sanity", "--backend=numpy", "--backend", "array_api_strict", "--seed", "3")
+    assert result.exit_code == 0, result.output
+    verdicts = {line.split()[1]: line.rsplit(" ", 1)[1] for line in result.stdout.splitlines()
+                if line.startswith("== ")}
+    assert verdicts == {"numpy": "passed", "array_api_strict": "passed"}
+    assert result.stdout.count("Gradient check passed!") == 2
+
+
+def test_sanity_fails_with_exit_1_and_says_where(planted_bug):
+    result = run("sanity", "--backend", "numpy")
+    assert result.exit_code == 1
+    assert "== numpy (cpu, float64): FAILED" in result.stdout
+    assert "First gradient error found at index" in result.stdout
+
+
+def test_sanity_reports_an_exception_as_a_failure(monkeypatch):
+    def crash(*args):
+        raise RuntimeError("cuBLAS handle could not be created")
+
+    monkeypatch.setattr(cli, "sanity_check", crash)
+    result = run("sanity", "--backend", "numpy", "--dtype", "float32")
+    assert result.exit_code == 1
+    assert "== numpy (cpu, float32): FAILED" in result.stdout
+    assert "RuntimeError: cuBLAS handle could not be created" in result.stdout
+
+
+def test_bench_writes_rows_and_environment_as_json(tmp_path):
+    path = tmp_path / "out.json"
+    result = run("bench", "--backend", "array_api_strict", *TINY, "--dtype", "float32", "--json", str(path))
+    assert result.exit_code == 0, result.output
+    doc = json.loads(path.read_text())
+    assert doc["schema"] == SCHEMA and doc["environment"]["dtype"] == "float32"
+    # numpy, the baseline, is always timed
+    assert [(r["backend"], r["shape"], r["dtype"]) for r in doc["rows"]] == [
+        ("numpy", "6x4x3x2", "float32"), ("array_api_strict", "6x4x3x2", "float32")
+    ]
+    strict = doc["rows"][1]
+    assert strict["speedup_vs_numpy"] == pytest.approx(
+        doc["rows"][0]["fbp"]["median_s"] / strict["fbp"]["median_s"]
+    )
+    assert strict["fbp"]["n_runs"] >= bench.MIN_RUNS and strict["floor"]["n_runs"] >= bench.MIN_RUNS
+    assert doc["crossover"] is None
+    assert table_lines(result.stdout, "array_api_strict")
+
+
+def test_bench_default_shapes(monkeypatch):
+    seen = []
+    monkeypatch.setattr(cli.bench, "bench_shape", lambda b, shape, *a: seen.append(shape) or
+                        bench.Row(b.name, "cpu", "1", "float64", shape, error="RuntimeError: not run"))
+    result = run("bench", "--backend", "numpy")
+    assert seen == list(bench.DEFAULT_SHAPES)
+    assert result.exit_code == 1  # a row with an error
+    assert "error: RuntimeError: not run" in table_lines(result.stdout, "numpy")[0]
+
+
+def test_bench_sweep_reports_crossover_and_plots(tmp_path):
+    pytest.importorskip("matplotlib")
+    json_path, plot_path = tmp_path / "sweep.json", tmp_path / "sweep.png"
+    result = run("bench", "--sweep", "--backend", "torch" if "torch" in AVAILABLE else "numpy",
+                 "--shape", "1x4x3x2", "--max-batch", "4", "--min-time", "0.001",
+                 "--json", str(json_path), "--plot", str(plot_path))
+    assert result.exit_code == 0, result.output
+    doc = json.loads(json_path.read_text())
+    assert sorted({r["M"] for r in doc["rows"]}) == [1, 2, 4]
+    assert {(r["Dx"], r["H"], r["Dy"]) for r in doc["rows"]} == {(4, 3, 2)}
+    assert plot_path.read_bytes()[:4] == b"\x89PNG"
+    assert "timing" in result.stderr  # the progress bar (its label, when not on a terminal)
+    if "torch" in AVAILABLE:
+        assert list(doc["crossover"]) == ["torch"]
+        assert "crossover: torch (CPU) against numpy: " in result.stdout
+
+
+def test_bench_sweep_default_batches(monkeypatch):
+    seen = []
+    monkeypatch.setattr(cli.bench, "bench_shape", lambda b, shape, *a: seen.append(shape) or
+                        bench.Row(b.name, "cpu", "1", "float64", shape, error="RuntimeError: not run"))
+    run("bench", "--sweep", "--backend", "numpy")
+    assert [s.M for s in seen] == [2**k for k in range(17)]
+    assert {s.dimensions for s in seen} == {(784, 512, 10)}
+
+
+def _unavailable(monkeypatch):
+    """A backend that is not available here: a real one if there is one, else a simulated cupy."""
+    for name, b in known_backends().items():
+        if isinstance(b, BackendUnavailable):
+            return name, b.reason
+    real = cli.get_backend
+
+    def get_backend(name):
+        if name == "cupy":
+            raise BackendUnavailable("cupy", "no CUDA device")
+        return real(name)
+
+    monkeypatch.setattr(cli, "get_backend", get_backend)
+    return "cupy", "no CUDA device"
+
+
+def _mistakes(tmp_path):
+    """name -> (arguments, part of the one-line message); ``tmp_path/a_directory`` is a folder."""
+    directory = tmp_path / "a_directory"
+    return {
+        "unknown backend": (["bench", "--backend", "nope"],
+                            "unknown backend 'nope'; known backends: " + ", ".join(BACKEND_NAMES)),
+        "unknown backend (sanity)": (["sanity", "--backend", "nope"], "unknown backend 'nope'"),
+        "malformed shape": (["bench", "--shape", "4096x784"], "four positive integers joined by 'x'"),
+        "non-numeric shape": (["bench", "--shape", "ax2x2x2"], "got 'ax2x2x2'"),
+        "zero in a shape": (["bench", "--shape", "0x784x512x10"], "got '0x784x512x10'"),
+        "unknown dtype": (["bench", "--dtype", "float16"], "'float16' is not one of 'float64', 'float32'"),
+        "unknown dtype (sanity)": (["sanity", "--dtype", "int8"], "'int8' is not one of"),
+        "json in a missing folder": (["bench", "--json", str(tmp_path / "no" / "x.json")], "cannot write"),
+        "json is a folder": (["bench", "--json", str(directory)], "is a directory"),
+        "plot in a missing folder": (["bench", "--sweep", "--plot", str(tmp_path / "no" / "x.png")],
+                                     "cannot write"),
+        "plot of unknown format": (["bench", "--sweep", "--plot", str(tmp_path / "x.abc")],
+                                   "cannot tell the image format"),
+        "plot without sweep": (["bench", "--plot", str(tmp_path / "x.png")], "needs --sweep"),
+        "sweep with two shapes": (["bench", "--sweep", "--shape", "1x2x2x2", "--shape", "1x3x3x3"],
+                                  "at most one --shape"),
+        "non-positive min-time": (["bench", "--min-time", "0"], "'--min-time': 0.0 is not in the range"),
+        "bad max-batch": (["bench", "--sweep", "--max-batch", "0"], "'--max-batch'"),
+        "bad seed": (["sanity", "--seed", "x"], "'x' is not a valid integer"),
+        "unknown option": (["bench", "--frob"], "--frob"),
+        "unknown command": (["benchmark"], "No such command 'benchmark'"),
+    }
+
+
+@pytest.mark.parametrize("mistake", list(_mistakes(Path())))
+def test_a_mistake_gets_one_line_and_exit_2_before_any_work(mistake, tmp_path, monkeypatch):
+    monkeypatch.setattr(cli.bench, "bench_shape", no_work)
+    monkeypatch.setattr(cli, "sanity_check", no_work)
+    (tmp_path / "a_directory").mkdir()
+    args, message = _mistakes(tmp_path)[mistake]
+    result = run(*args)
+    assert result.exit_code == 2, result.output
+    assert result.stdout == ""
+    [line] = result.stderr.splitlines()
+    assert line.startswith("Error: ") and message in line
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert not (tmp_path / "no").exists() and not (tmp_path / "x.png").exists()
+
+
+def test_unavailable_backend_says_why(monkeypatch):
+    monkeypatch.setattr(cli.bench, "bench_shape", no_work)
+    name, reason = _unavailable(monkeypatch)
+    for command in ("bench", "sanity"):
+        result = run(command, "--backend", name)
+        assert result.exit_code == 2 and result.stdout == ""
+        [line] = result.stderr.splitlines()
+        assert line.startswith("Error: ") and f"backend {name!r} is not available: {reason}" in line
+
+
+def test_plot_without_matplotlib_is_a_clear_mistake(tmp_path, monkeypatch):
+    for module in ("matplotlib", "matplotlib.figure"):
+        monkeypatch.setitem(sys.modules, module, None)  # makes `import matplotlib` raise ImportError
+    monkeypatch.setattr(cli.bench, "bench_shape", no_work)
+    result = run("bench", "--sweep", "--plot", str(tmp_path / "x.png"))
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr.splitlines() == [
+        "Error: --plot needs matplotlib, which is not installed: pip install 'mlp_xp[plot]' "
+        "(see 'mlp-xp bench --help')"
+    ]
+
+
+def test_an_existing_output_file_is_kept_when_the_check_passes(tmp_path):
+    path = tmp_path / "keep.json"
+    path.write_text("old")
+    cli._check_writable(str(path), "--json")
+    assert path.read_text() == "old"
+    cli._check_writable(str(tmp_path / "new.json"), "--json")
+    assert not (tmp_path / "new.json").exists()
+
+
+def test_installed_command_runs_as_a_subprocess(tmp_path):
+    exe = shutil.which("mlp-xp")
+    assert exe, "the mlp-xp entry point is not installed (pip install -e .)"
+    path = tmp_path / "out.json"
+    ok = subprocess.run([exe, "bench", "--backend", "numpy", *TINY, "--json", str(path)],
+                        capture_output=True, text=True, timeout=120)
+    assert ok.returncode == 0, ok.stderr
+    assert table_lines(ok.stdout, "numpy") and json.loads(path.read_text())["schema"] == SCHEMA
+    bad = subprocess.run([exe, "bench", "--shape", "1x2"], capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and bad.stdout == ""
+    assert bad.stderr.splitlines() == [
+        "Error: Invalid value for '--shape': expected M x Dx x H x Dy as four positive integers joined "
+        "by 'x' (e.g. 4096x784x512x10), got '1x2' (see 'mlp-xp bench --help')"
+    ]
