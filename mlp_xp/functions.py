@@ -50,15 +50,16 @@ def log_softmax(x: Any) -> Any:
     check_float_array(x, where="log_softmax", ndims=(1, 2))
     xp = array_namespace(x)
     shifted = x - xp.max(x, axis=-1, keepdims=True)
-    return shifted - xp.log(xp.sum(xp.exp(shifted), axis=-1, keepdims=True))
+    shifted -= xp.log(xp.sum(xp.exp(shifted), axis=-1, keepdims=True))
+    return shifted
 
 
 def sigmoid(x: Any) -> Any:
     """Logistic sigmoid ``1 / (1 + exp(-x))``, elementwise.
 
-    Computed from ``e = exp(-|x|) <= 1`` as ``1 / (1 + e)`` for ``x >= 0`` and
-    ``e / (1 + e)`` for ``x < 0``, so ``exp`` never overflows and tiny values keep
-    their relative precision.
+    Computed as ``exp(min(x, 0)) / (1 + exp(-|x|))``, which is ``1 / (1 + exp(-x))`` for
+    ``x >= 0`` and ``exp(x) / (1 + exp(x))`` for ``x < 0``: neither ``exp`` can overflow,
+    tiny values keep their relative precision, and no branch (``where``) is needed.
 
     Examples
     --------
@@ -69,8 +70,13 @@ def sigmoid(x: Any) -> Any:
     """
     check_float_array(x, where="sigmoid")
     xp = array_namespace(x)
-    e = xp.exp(-xp.abs(x))
-    return xp.where(x >= 0, 1 / (1 + e), e / (1 + e))
+    s = xp.exp(xp.clip(x, max=0.0))
+    d = xp.abs(x)
+    d *= -1
+    d = xp.exp(d)
+    d += 1
+    s /= d
+    return s
 
 
 def sigmoid_grad(s: Any) -> Any:
@@ -83,4 +89,6 @@ def sigmoid_grad(s: Any) -> Any:
     array([0.19661193, 0.10499359])
     """
     check_float_array(s, where="sigmoid_grad", name="s")
-    return s * (1 - s)
+    g = 1 - s
+    g *= s
+    return g
