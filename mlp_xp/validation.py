@@ -24,6 +24,7 @@ from typing import Any
 from array_api_compat import (
     array_namespace,
     device,
+    is_array_api_strict_namespace,
     is_cupy_namespace,
     is_numpy_namespace,
     is_torch_namespace,
@@ -68,7 +69,7 @@ def _register(where: str, name: str, x: Any) -> Any:
         ) from None
     if is_numpy_namespace(xp):
         _ARRAY_TYPES[type(x)] = None
-    elif is_torch_namespace(xp) or is_cupy_namespace(xp):
+    elif is_torch_namespace(xp) or is_cupy_namespace(xp) or is_array_api_strict_namespace(xp):
         _ARRAY_TYPES[type(x)] = attrgetter("device")
     else:
         _ARRAY_TYPES[type(x)] = device
