@@ -391,7 +391,8 @@ class _Context:
         xp = self.xp
         step = self.eps * xp.reshape(u, self.shape)
         numeric = (self.cost(self.x + step) - self.cost(self.x - step)) / (2 * self.eps)
-        return numeric, xp.sum(self.grad * u)
+        # where, not just a product: a NaN of grad outside u's support must not leak in
+        return numeric, xp.sum(xp.where(u == 0, xp.zeros_like(u), self.grad * u))
 
     def name(self, flat: int) -> tuple[tuple[int, ...], str]:
         index = _unravel(flat, self.shape)
@@ -526,7 +527,8 @@ def _bisect(ctx: _Context, u: Any, d: Any, start: int, stop: int, tol: float) ->
         numeric, analytic = ctx.directional(v / xp.where(norm > 0, norm, xp.ones_like(norm)))
         d_left = (numeric - analytic) * norm
         d_right = d - d_left
-        left = (mid > lo) & (xp.abs(d_left) >= xp.abs(d_right))
+        # a NaN error (NaN or inf in f's output) is followed like the largest one
+        left = (mid > lo) & (~xp.isfinite(d_left) | (xp.abs(d_left) >= xp.abs(d_right)))
         lo, hi, d = xp.where(left, lo, mid), xp.where(left, mid, hi), xp.where(left, d_left, d_right)
     e = xp.astype(idx == lo, ctx.x.dtype)
     numeric, analytic = ctx.directional(e)
@@ -538,9 +540,14 @@ def _bisect(ctx: _Context, u: Any, d: Any, start: int, stop: int, tol: float) ->
 
 
 def _error(xp: Any, numeric: Any, analytic: Any) -> Any:
-    """The seed's error measure ``|numeric - analytic| / max(1, |numeric|, |analytic|)``."""
+    """The seed's error measure ``|numeric - analytic| / max(1, |numeric|, |analytic|)``.
+
+    NaN (from a NaN or infinite cost or gradient) becomes ``inf``: a comparison with NaN is
+    false, and a check must not pass because nothing could be compared.
+    """
     scale = xp.maximum(xp.maximum(xp.abs(numeric), xp.abs(analytic)), xp.ones_like(analytic))
-    return xp.abs(numeric - analytic) / scale
+    error = xp.abs(numeric - analytic) / scale
+    return xp.where(xp.isnan(error), xp.full_like(error, math.inf), error)
 
 
 def _take(xp: Any, v: Any, i: Any) -> Any:

@@ -373,3 +373,13 @@ def test_planted_without_a_bug_is_the_network(backend):
         planted_forward_backward(data, labels, params, dims, bug="nope")
     with pytest.raises(ValueError, match=r"needs a square W1 \(Dx == H\); got dimensions \(4, 3, 5\)"):
         planted_forward_backward(data, labels, params, dims, bug="W1_transposed")
+
+
+@pytest.mark.parametrize("mode", ["full", "fast"])
+def test_nan_never_passes(backend, xp, mode):
+    x = backend.asarray(np.linspace(-1.0, 1.0, 40), "float64")
+    nan_at_7 = backend.asarray(np.where(np.arange(40) == 7, np.nan, 0.0), "float64")
+    result = gradcheck(lambda y: (xp.sum(y**2), 2 * y + nan_at_7), x, mode=mode)
+    assert not result and result.max_error == math.inf
+    assert result.worst.index == (7,) and math.isnan(result.worst.analytic)
+    assert not gradcheck(lambda y: (xp.sum(y**2) * math.nan, 2 * y), x, mode=mode)
