@@ -193,8 +193,11 @@ def _rank_error(where: str, data: Any, labels: Any, params: Any) -> ValueError:
     raise AssertionError("no rank is wrong")
 
 
-def _check_arrays(where: str, data: Any, labels: Any, params: Any) -> None:
-    """What holds whatever the dimensions: one library and device, ranks, rows, one floating dtype."""
+def _check_arrays(where: str, data: Any, labels: Any, params: Any) -> tuple[Any, Any, Any]:
+    """What holds whatever the dimensions: one library and device, ranks, rows, one floating dtype.
+
+    Returns ``data``'s columns, ``labels``' columns and ``params``' length, for the caller to check.
+    """
     t = type(data)
     if t is type(labels) is type(params) and t in _ARRAY_TYPES:  # the common case: a type seen before
         device_of = _ARRAY_TYPES[t]
@@ -202,10 +205,13 @@ def _check_arrays(where: str, data: Any, labels: Any, params: Any) -> None:
         device_of = _same_library(where, {"data": data, "labels": labels, "params": params})
     if device_of is not None:
         _same_device(where, device_of, {"data": data, "labels": labels, "params": params})
-    if data.ndim != 2 or labels.ndim != 2 or params.ndim != 1:
-        raise _rank_error(where, data, labels, params)
-    M = data.shape[0]
-    if labels.shape[0] != M and _known(M) and _known(labels.shape[0]):
+    try:  # unpacking checks the ranks and reads each shape once (NumPy builds a tuple per .shape)
+        M, n_data = data.shape
+        M_labels, n_labels = labels.shape
+        (n_params,) = params.shape
+    except ValueError:
+        raise _rank_error(where, data, labels, params) from None
+    if M_labels != M and _known(M) and _known(M_labels):
         raise ValueError(
             f"{where}: labels must have one row per row of data (M = {M}), got {_describe(labels)}"
         )
@@ -218,6 +224,7 @@ def _check_arrays(where: str, data: Any, labels: Any, params: Any) -> None:
             f"{where}: {name} must have data's dtype {_dtype_name(dtype)}, got {_dtype_name(x.dtype)}; "
             f"convert it first, e.g. xp.astype({name}, data.dtype)"
         )
+    return n_data, n_labels, n_params
 
 
 def check_network_inputs(data: Any, labels: Any, params: Any, dimensions: Sequence[int]) -> None:
@@ -247,7 +254,14 @@ def check_network_inputs(data: Any, labels: Any, params: Any, dimensions: Sequen
     """
     where = "forward_backward_prop"
     Dx, H, Dy = check_dimensions(dimensions, where=where)
-    _check_arrays(where, data, labels, params)
+    n_data, n_labels, n_params = _check_arrays(where, data, labels, params)
+    if n_data != Dx or n_labels != Dy or n_params != (Dx + 1) * H + (H + 1) * Dy:
+        _check_sizes(where, data, labels, params, dimensions)
+
+
+def _check_sizes(where: str, data: Any, labels: Any, params: Any, dimensions: Sequence[int]) -> None:
+    """The error path of :func:`check_network_inputs`: which size is wrong (unknown sizes pass)."""
+    Dx, H, Dy = check_dimensions(dimensions, where=where)
     for name, x, D, n in (("data", data, "Dx", Dx), ("labels", labels, "Dy", Dy)):
         if x.shape[1] != n and _known(x.shape[1]):
             raise ValueError(

@@ -57,5 +57,6 @@ def main() -> None:
             f"{t_fbp * 1e6:>20.1f} us{t_net / t_fbp:>8.1%}"
         )
 
+
 if __name__ == "__main__":
     main()
