@@ -5,7 +5,8 @@ One measurement of a function ``f`` on a backend:
 1. its inputs are drawn on the host with NumPy, moved onto the device, and waited for;
 2. the first call is timed alone (it pays for kernel compilation, library handles and
    memory pools) and reported separately;
-3. a few warm-up calls are made and thrown away;
+3. warm-up calls are made and thrown away until, with the first call, they take
+   ``min_time / 4`` (at most ``MAX_WARMUP`` of them);
 4. calls are then timed one by one until ``min_time`` seconds of calls (and at least
    ``MIN_RUNS`` calls) have been measured; the report is their median and interquartile
    range.
@@ -60,6 +61,7 @@ __all__ = [
     "Timing",
     "bench_shape",
     "crossover",
+    "describe_environment",
     "environment",
     "format_seconds",
     "plot_sweep",
@@ -72,7 +74,7 @@ __all__ = [
 SCHEMA = "mlp_xp.bench/1"
 #: At least this many timed calls, however long one call takes, so that an IQR exists.
 MIN_RUNS = 5
-#: At most this many warm-up calls; fewer when they take more than a quarter of ``min_time``.
+#: At most this many warm-up calls; fewer once they (and the first call) pass ``min_time / 4``.
 MAX_WARMUP = 10
 #: ``--sweep`` batch sizes: powers of two from 1 to 65536.
 SWEEP_BATCHES = tuple(2**k for k in range(17))
@@ -197,11 +199,12 @@ def time_calls(
         return clock() - start
 
     first = one_call()
-    warmup_budget = min_time / 4
+    # the first call counts towards the warm-up: a call slower than min_time / 4 needs no more
+    warmup_budget = min_time / 4 - first
     for _ in range(MAX_WARMUP):
-        warmup_budget -= one_call()
         if warmup_budget <= 0:
             break
+        warmup_budget -= one_call()
     runs: list[float] = []
     while len(runs) < MIN_RUNS or sum(runs) < min_time:
         runs.append(one_call())
@@ -380,6 +383,19 @@ def environment(backends: Iterable[Backend], dtype: str) -> dict[str, Any]:
         "tf32": _tf32_settings(),
         "timestamp": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }
+
+
+def describe_environment(env: dict[str, Any]) -> str:
+    """One line from :func:`environment`: versions, CPU, thread pools, backends and devices, dtype."""
+    pools = ", ".join(
+        " ".join(filter(None, (p["internal_api"], p["version"]))) + f" ({p['num_threads']} threads)"
+        for p in env["threadpools"]
+    )
+    backends = ", ".join(f"{name} {b['version']} on {b['device']}" for name, b in env["backends"].items())
+    return (
+        f"mlp_xp {env['mlp_xp']}, Python {env['python']}, {env['cpu']} ({env['cpu_count']} CPUs), "
+        f"{pools or 'no BLAS found'}; {backends}; {env['dtype']}"
+    )
 
 
 def format_seconds(seconds: float) -> str:

@@ -185,7 +185,7 @@ def _timing_table(rows: Sequence[Row], sanity: dict[str, bool] | None = None) ->
         lines.append([
             r.backend, r.device, *verdict, str(r.shape),
             *map(format_seconds, (t.first_s, t.median_s, t.iqr_s)), str(t.n),
-            _fmt(r.gflops, ".3g"), _fmt(r.time_over_floor, ".2f"),
+            _fmt(r.gflops, ".3g"), _fmt(r.time_over_floor, ".3g"),
             "-" if r.speedup is None else f"{r.speedup:.3g}x",
         ])
     return _table(headers, lines, left=len(headers) - 7)
@@ -196,15 +196,6 @@ TABLE_LEGEND = (
     "GFLOP/s counts the five matrix products (4*M*Dx*H + 6*M*H*Dy); time/floor = median over the\n"
     "median of those five products alone; vs numpy = numpy's median / this median (same run)."
 )
-
-
-def _environment_line(env: dict[str, Any]) -> str:
-    pools = ", ".join(
-        " ".join(filter(None, (p["internal_api"], p["version"]))) + f" ({p['num_threads']} threads)"
-        for p in env["threadpools"]
-    )
-    return (f"mlp_xp {env['mlp_xp']}, Python {env['python']}, {env['cpu']} ({env['cpu_count']} CPUs), "
-            f"{pools or 'no BLAS found'}, {env['dtype']}")
 
 
 def _bench_rows(
@@ -239,7 +230,7 @@ def main(ctx: click.Context) -> None:
         return
     backends = available_backends()
     env = bench.environment(backends, "float64")
-    click.echo(_environment_line(env))
+    click.echo(bench.describe_environment(env))
     click.echo(f"Sanity check (the seed's gradient check) and timing of forward_backward_prop; "
                f"{DEFAULT_MIN_TIME:g} s of timed calls per measurement.\n")
     sanity, failures = {}, []
@@ -337,7 +328,7 @@ def bench_command(ctx: click.Context, backends: tuple[Backend, ...], shapes: tup
         shapes = tuple(Shape(M, *dims) for M in SWEEP_BATCHES if max_batch >= M)
     rows = _bench_rows(backends, shapes or DEFAULT_SHAPES, dtype, min_time)
     env = bench.environment(backends, dtype)
-    click.echo(_environment_line(env))
+    click.echo(bench.describe_environment(env))
     click.echo(_timing_table(rows))
     click.echo("\n" + TABLE_LEGEND)
     crossovers = None

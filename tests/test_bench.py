@@ -75,14 +75,14 @@ class FakeDevice:
 
 
 def test_time_calls_stops_the_clock_only_after_the_device_finished():
-    dev = FakeDevice(work_s=1.0, first_extra_s=100.0)
-    t = bench.time_calls(dev, dev.f, min_time=8.0, clock=dev.clock)
+    dev = FakeDevice(work_s=1.0, first_extra_s=0.5)
+    t = bench.time_calls(dev, dev.f, min_time=16.0, clock=dev.clock)
     # every call's time is its queued work: a clock read before `wait` would give 0
-    assert t.runs_s == (1.0,) * 8 and t.median_s == 1.0 and t.iqr_s == 0.0
+    assert t.runs_s == (1.0,) * 16 and t.median_s == 1.0 and t.iqr_s == 0.0
     # the first call (compilation, handles) is reported alone and kept out of the runs
-    assert t.first_s == 101.0
-    # warm-up: up to min_time/4 = 2 s of calls, neither in runs nor first
-    assert dev.calls == 1 + 2 + 8
+    assert t.first_s == 1.5
+    # warm-up until, with the first call, min_time / 4 = 4 s: 3 calls, neither in runs nor first
+    assert dev.calls == 1 + 3 + 16
 
 
 def test_time_calls_brackets_every_call():
@@ -98,9 +98,9 @@ def test_time_calls_warms_up_at_most_max_warmup_and_times_at_least_min_runs():
     dev = FakeDevice(work_s=1.0, first_extra_s=0.0)  # warm-up budget 25 s: MAX_WARMUP stops it
     t = bench.time_calls(dev, dev.f, min_time=100.0, clock=dev.clock)
     assert t.n == 100 and dev.calls == 1 + bench.MAX_WARMUP + 100
-    dev = FakeDevice(work_s=10.0)  # slow calls: one warm-up, then MIN_RUNS however long
+    dev = FakeDevice(work_s=10.0)  # slow calls: the first one warmed up enough; MIN_RUNS however long
     t = bench.time_calls(dev, dev.f, min_time=1.0, clock=dev.clock)
-    assert t.n == MIN_RUNS and dev.calls == 1 + 1 + MIN_RUNS
+    assert t.n == MIN_RUNS and dev.calls == 1 + MIN_RUNS and t.first_s == 110.0
 
 
 def test_bench_shape_on_every_backend(backend):

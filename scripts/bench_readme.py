@@ -1,0 +1,94 @@
+"""The README's benchmark table and plot for this machine, from the ``mlp-xp bench`` command.
+
+Runs, on every available backend, in float64:
+
+1. ``mlp-xp bench`` at the default shapes -> ``docs/bench_<tag>.json``;
+2. ``mlp-xp bench --sweep`` of M = 1 .. ``--max-batch`` at (Dx, H, Dy) = (784, 512, 10)
+   -> ``docs/bench_<tag>_sweep.json`` and the plot ``docs/bench_<tag>.png``;
+
+then writes both as markdown tables to ``docs/bench_<tag>.md`` (and prints them). Every
+ratio in a table comes from medians measured in the same run of the command.
+
+Run (about five minutes on 2 CPU cores; the lock keeps other benchmarks off the machine)::
+
+    flock /tmp/mlp_xp_bench.lock python scripts/bench_readme.py
+
+On a CUDA machine, ``--tag gpu --max-batch 65536`` gives the GPU table and plot.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from mlp_xp.bench import describe_environment, format_seconds
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+
+
+def mlp_xp_bench(*args: str) -> dict[str, Any]:
+    """Run ``python -m mlp_xp bench ARGS --json FILE`` (output shown) and return the JSON."""
+    json_path = Path(args[args.index("--json") + 1])
+    subprocess.run([sys.executable, "-m", "mlp_xp", "bench", *args], check=False)
+    return json.loads(json_path.read_text())
+
+
+def markdown_table(doc: dict[str, Any]) -> str:
+    lines = [
+        "| backend | M x Dx x H x Dy | first call | median | IQR | runs | GFLOP/s | time/floor | vs numpy |",
+        "|---|---|--:|--:|--:|--:|--:|--:|--:|",
+    ]
+    for r in doc["rows"]:
+        if r["error"]:
+            lines.append(f"| {r['backend']} | {r['shape']} | error: {r['error']} | | | | | | |")
+            continue
+        t = r["fbp"]
+        lines.append(
+            f"| {r['backend']} | {r['shape']} | {format_seconds(t['first_call_s'])} | "
+            f"{format_seconds(t['median_s'])} | {format_seconds(t['iqr_s'])} | {t['n_runs']} | "
+            f"{r['gflops']:.3g} | {r['time_over_floor']:.2f} | {r['speedup_vs_numpy']:.3g}x |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--tag", default="cpu", help="file name part: docs/bench_<tag>.*")
+    parser.add_argument("--max-batch", default="8192", help="largest M of the sweep")
+    parser.add_argument("--min-time", default="0.2", help="seconds of timed calls per measurement")
+    args = parser.parse_args()
+    DOCS.mkdir(exist_ok=True)
+    stem = DOCS / f"bench_{args.tag}"
+
+    shapes = mlp_xp_bench("--min-time", args.min_time, "--json", f"{stem}.json")
+    sweep = mlp_xp_bench("--sweep", "--max-batch", args.max_batch, "--min-time", args.min_time,
+                         "--json", f"{stem}_sweep.json", "--plot", f"{stem}.png")
+    crossover = "; ".join(
+        f"{name}: {'from M = ' + str(M) if M is not None else 'not faster at the largest M'}"
+        for name, M in sweep["crossover"].items()
+    )
+    text = "\n".join([
+        f"Measured on: {describe_environment(shapes['environment'])}.",
+        "",
+        f"Default shapes (`mlp-xp bench --min-time {args.min_time}`):",
+        "",
+        markdown_table(shapes),
+        "",
+        f"Sweep of M at (Dx, H, Dy) = (784, 512, 10) (`mlp-xp bench --sweep --max-batch {args.max_batch}`); "
+        f"faster than NumPy from M on (the crossover): {crossover}.",
+        "",
+        markdown_table(sweep),
+        "",
+    ])
+    Path(f"{stem}.md").write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
