@@ -88,7 +88,7 @@ def one_example(M, dims, seed=0):
 
 
 @pytest.mark.parametrize("library", REFERENCES)
-@settings(max_examples=50, deadline=None)
+@settings(max_examples=30, deadline=None)
 @given(problem=problems(RANDOM_SHAPES))
 @example(problem=one_example(1, (3, 4, 2)))  # M = 1
 @example(problem=one_example(5, (3, 4, 1)))  # Dy = 1: yhat = 1, cost and gradient 0

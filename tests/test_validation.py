@@ -9,7 +9,15 @@ import re
 import numpy as np
 import pytest
 
-from mlp_xp import check_values, forward_backward_prop, log_softmax, sigmoid, sigmoid_grad, softmax
+from mlp_xp import (
+    check_values,
+    forward_backward_prop,
+    gradcheck_naive,
+    log_softmax,
+    sigmoid,
+    sigmoid_grad,
+    softmax,
+)
 from mlp_xp._host import seed_problem
 from mlp_xp.backends import get_backend
 from mlp_xp.validation import check_dimensions, check_network_inputs
@@ -290,6 +298,18 @@ def test_check_values_is_exported_and_checks_structure_first():
     data, labels, params = host_problem()
     with pytest.raises(TypeError, match="data must have a real floating dtype"):
         check_values(data.astype(int), labels, params, DIMS)
+
+
+def test_gradcheck_naive_errors(backend, xp):
+    # gradcheck's own errors (tests/test_gradcheck.py) reach the seed-compatible wrapper too
+    x = backend.asarray([1.0, 2.0, 3.0], "float64")
+    with pytest.raises(ValueError, match=r"scalar cost; got an array of shape \(3,\)"):
+        gradcheck_naive(lambda y: (y**2, 2 * y), x)
+    with pytest.raises(ValueError, match=r"grad of shape \(2,\), but x has shape \(3,\)"):
+        gradcheck_naive(lambda y: (xp.sum(y**2), 2 * y[:2]), x)
+    for kind in ("int64", "bool"):
+        with pytest.raises(TypeError, match=rf"x must have a real floating dtype .*got .*{kind}"):
+            gradcheck_naive(lambda y: (xp.sum(y), y), backend.asarray([1, 0, 1], kind))
 
 
 # --- no device-to-host transfer on the hot path; one in check_values -----------------------
