@@ -375,3 +375,15 @@ def test_checks_make_no_jax_device_to_host_transfer():
             check_values(data, labels, params, DIMS)  # its one read-back is an implicit bool()
     if not guarded:
         pytest.skip("no JAX device here whose device-to-host transfers can be guarded (CPU only)")
+
+
+def test_dask_unknown_row_counts_pass_the_structural_check():
+    da = pytest.importorskip("dask.array")
+    data, labels, params = host_problem()
+    keep = da.from_array(np.arange(M) % 2 == 0, chunks=3)
+    d, y = da.from_array(data, chunks=(3, 4))[keep], da.from_array(labels, chunks=(3, 2))[keep]
+    assert np.isnan(d.shape[0])  # the row count is unknown until computed
+    cost, _ = forward_backward_prop(d, y, da.from_array(params), DIMS)
+    assert np.isfinite(float(cost.compute()))
+    with pytest.raises(ValueError, match=r"data must have Dx = 4 columns .* shape \(nan, 3\)"):
+        forward_backward_prop(d[:, :3], y, da.from_array(params), DIMS)
