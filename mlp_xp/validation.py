@@ -172,13 +172,15 @@ def _same_library(where: str, arrays: dict[str, Any]) -> DeviceOf:
 
 
 def _same_device(where: str, device_of: DeviceOf, arrays: dict[str, Any]) -> None:
-    (first, a), *rest = arrays.items()
-    d0 = device_of(a)
-    for name, x in rest:
-        if device_of(x) != d0:
+    """Devices agree where they are known (a JAX tracer inside ``jax.jit`` has none: ``None``)."""
+    devices = {name: device_of(x) for name, x in arrays.items()}
+    known = [(name, d) for name, d in devices.items() if d is not None]
+    for name, d in known[1:]:
+        if d != known[0][1]:
+            first, d0 = known[0]
             raise TypeError(
                 f"{where}: {first} and {name} must be on one device, got {first} on {d0} "
-                f"and {name} on {device_of(x)}; move them onto one device first"
+                f"and {name} on {d}; move them onto one device first"
             )
 
 

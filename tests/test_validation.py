@@ -387,3 +387,21 @@ def test_dask_unknown_row_counts_pass_the_structural_check():
     assert np.isfinite(float(cost.compute()))
     with pytest.raises(ValueError, match=r"data must have Dx = 4 columns .* shape \(nan, 3\)"):
         forward_backward_prop(d[:, :3], y, da.from_array(params), DIMS)
+
+
+def test_checks_work_under_jax_transformations():
+    # Tracers inside jit, grad and vmap have no device (None) and another type than arrays.
+    jax = pytest.importorskip("jax")
+    b = get_backend("jax")
+    data, labels, params = on(b, *host_problem())
+    expected = b.to_numpy(forward_backward_prop(data, labels, params, DIMS)[0])
+    cost = jax.jit(lambda d, y, p: forward_backward_prop(d, y, p, DIMS)[0])
+    np.testing.assert_allclose(b.to_numpy(cost(data, labels, params)), expected, rtol=1e-12)
+    grad = jax.grad(lambda p: forward_backward_prop(data, labels, p, DIMS)[0])(params)
+    np.testing.assert_allclose(
+        b.to_numpy(grad), b.to_numpy(forward_backward_prop(data, labels, params, DIMS)[1])
+    )
+    costs = jax.vmap(lambda p: forward_backward_prop(data, labels, p, DIMS)[0])(b.xp.stack([params, params]))
+    np.testing.assert_allclose(b.to_numpy(costs), [expected, expected], rtol=1e-12)
+    with pytest.raises(ValueError, match=r"params must have .* = 23 entries .*got 22"):
+        jax.jit(lambda p: forward_backward_prop(data, labels, p, DIMS))(params[:22])
