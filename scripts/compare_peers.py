@@ -1,0 +1,396 @@
+"""Compare mlp_xp's ``forward_backward_prop`` with its peers on the CPU: time, peak memory, agreement.
+
+On the same data, dtype and threads, one forward and backward pass of the two-layer network by:
+
+- ``mlp_xp``: :func:`mlp_xp.forward_backward_prop` on NumPy arrays;
+- ``seed``: the seed exercise's plain NumPy code (:func:`seed_forward_backward_prop`, kept
+  here as the baseline);
+- ``products``: the five matrix products alone (``data W1``, ``h W2``, ``h^T delta1``,
+  ``delta1 W2^T``, ``data^T delta3``), the floor any implementation pays;
+- ``torch``: PyTorch autograd of the same cost, with ``torch.set_num_threads`` set to the
+  BLAS thread count that threadpoolctl reports;
+- ``jax``: ``jax.jit(jax.value_and_grad(cost))``, where JAX is installed (its first call,
+  which compiles, is reported apart).
+
+Calls are interleaved: every round calls each implementation once, in a shuffled order, so
+the drifts of a shared machine hit them all alike; ratios of medians measured in one run
+are what the report compares. Peak memory is what ``tracemalloc`` sees allocated during one
+call (NumPy reports its buffers to it; PyTorch and JAX do not, so they have none). The
+agreement columns are each peer's largest difference from mlp_xp: the cost's relative
+difference and the gradient's largest absolute difference over its largest entry.
+
+Thread pools: ``--threads`` limits NumPy's BLAS (threadpoolctl), PyTorch
+(``torch.set_num_threads``) and, for one thread, XLA; without it the BLAS's own count is
+used for all. PyTorch's OpenMP threads are made to sleep when idle (``OMP_WAIT_POLICY=PASSIVE``,
+unless set): spinning threads of one library in the same process would slow the next
+library's calls, and the interleaving puts them side by side.
+
+Run it alone on the machine (other benchmarks take the same lock)::
+
+    flock /tmp/mlp_xp_bench.lock python scripts/compare_peers.py --json peers.json
+    flock /tmp/mlp_xp_bench.lock python scripts/compare_peers.py -s 2048x256x2048x256 -d float64 --min-time 3
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads its OpenMP runtime
+
+import gc
+import json
+import math
+import random
+import time
+import tracemalloc
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import click
+import numpy as np
+from threadpoolctl import threadpool_info, threadpool_limits
+
+from mlp_xp import forward_backward_prop
+from mlp_xp._host import random_problem
+from mlp_xp.backends import BackendUnavailable, get_backend
+from mlp_xp.bench import Shape, Timing, environment
+
+SHAPES = ("20x10x5x10", "4096x784x512x10", "4096x1024x1024x1024", "2048x256x2048x256")
+DTYPES = ("float64", "float32")
+PEERS = ("torch", "jax")
+#: The issue's targets: mlp_xp / products per dtype; peak memory / seed's; small size / seed's.
+PRODUCTS_TARGET = {"float64": 1.10, "float32": 1.15}
+MEMORY_TARGET = 0.65
+SMALL_TARGET = 1.25
+TORCH_TARGET = 1.0
+#: Below this many floating-point operations a shape is "small": judged against the seed's time.
+SMALL_FLOPS = 2 * 10**6
+CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
+#: Each timed sample lasts at least this long (tiny shapes repeat the call within a sample).
+MIN_SAMPLE_S = 2e-3
+
+
+def seed_forward_backward_prop(data, labels, params, dimensions):
+    """The seed's code (CS224n 2017 ``q2_neural``), with its ``sigmoid`` and ``softmax`` inlined."""
+    ofs = 0
+    Dx, H, Dy = (dimensions[0], dimensions[1], dimensions[2])
+    W1 = np.reshape(params[ofs : ofs + Dx * H], (Dx, H))
+    ofs += Dx * H
+    b1 = np.reshape(params[ofs : ofs + H], (1, H))
+    ofs += H
+    W2 = np.reshape(params[ofs : ofs + H * Dy], (H, Dy))
+    ofs += H * Dy
+    b2 = np.reshape(params[ofs : ofs + Dy], (1, Dy))
+
+    h = 1 / (1 + np.exp(-(np.dot(data, W1) + b1)))  # q2_sigmoid.sigmoid
+    z = np.dot(h, W2) + b2  # q1_softmax.softmax, row-wise
+    e = np.exp(z - np.max(z, axis=1, keepdims=True))
+    yhat = e / np.sum(e, axis=1, keepdims=True)
+    cost = np.sum(-np.log(yhat[labels == 1]))
+
+    d1 = yhat - labels
+    gradW2 = np.dot(h.T, d1)
+    gradb2 = np.sum(d1, 0, keepdims=True)
+    d2 = np.dot(d1, W2.T)
+    d3 = h * (1 - h) * d2  # q2_sigmoid.sigmoid_grad(h) * d2
+    gradW1 = np.dot(data.T, d3)
+    gradb1 = np.sum(d3, 0)
+    grad = np.concatenate((gradW1.flatten(), gradb1.flatten(), gradW2.flatten(), gradb2.flatten()))
+    return cost, grad
+
+
+def _products(shape: Shape, data: np.ndarray, params: np.ndarray) -> Callable[[], Any]:
+    """The five products of one pass, alone, on operands of the right shapes and dtype."""
+    M, Dx, H, Dy = shape.M, shape.Dx, shape.H, shape.Dy
+    W1 = np.reshape(params[: Dx * H], (Dx, H))
+    W2 = np.reshape(params[(Dx + 1) * H : (Dx + 1) * H + H * Dy], (H, Dy))
+    rng = np.random.default_rng(1)
+    h, delta1, delta3 = (rng.random(s).astype(data.dtype) for s in ((M, H), (M, Dy), (M, H)))
+    return lambda: (data @ W1, h @ W2, h.T @ delta1, delta1 @ W2.T, data.T @ delta3)
+
+
+def blas_threads() -> int:
+    """Threads of NumPy's BLAS, as threadpoolctl sees them (1 if it sees none)."""
+    return max([i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"], default=1)
+
+
+def _torch(shape: Shape, host: tuple[np.ndarray, ...], dtype: str) -> Callable[[], Any]:
+    """PyTorch autograd of the same cost: Linear layers (``addmm``), sigmoid, cross-entropy."""
+    import torch
+    import torch.nn.functional as fn
+
+    b = get_backend("torch")
+    torch.set_num_threads(blas_threads())
+    data, labels, params = (b.asarray(a, dtype) for a in host)
+    Dx, H, Dy = shape.dimensions
+    n1 = (Dx + 1) * H
+
+    def call() -> tuple[Any, Any]:
+        p = params.detach().requires_grad_()
+        W1, b1 = p[: Dx * H].view(Dx, H), p[Dx * H : n1]
+        W2, b2 = p[n1 : n1 + H * Dy].view(H, Dy), p[n1 + H * Dy :]
+        h = torch.sigmoid(torch.addmm(b1, data, W1))
+        # class-probability targets: -sum(labels * log_softmax(z2)), summed over rows
+        cost = fn.cross_entropy(torch.addmm(b2, h, W2), labels, reduction="sum")
+        (grad,) = torch.autograd.grad(cost, p)
+        return cost.detach(), grad
+
+    return call
+
+
+def _jax(shape: Shape, host: tuple[np.ndarray, ...], dtype: str) -> Callable[[], Any]:
+    """``jax.jit(jax.value_and_grad(cost))`` of the same cost (the backend turns on float64)."""
+    b = get_backend("jax")
+    import jax
+    import jax.numpy as jnp
+
+    data, labels, params = (b.asarray(a, dtype) for a in host)
+    Dx, H, Dy = shape.dimensions
+    n1 = (Dx + 1) * H
+
+    def cost(p, data, labels):
+        W1, b1 = p[: Dx * H].reshape(Dx, H), p[Dx * H : n1]
+        W2, b2 = p[n1 : n1 + H * Dy].reshape(H, Dy), p[n1 + H * Dy :]
+        h = jax.nn.sigmoid(data @ W1 + b1)
+        return -jnp.sum(labels * jax.nn.log_softmax(h @ W2 + b2, axis=1))
+
+    f = jax.jit(jax.value_and_grad(cost))
+    return lambda: jax.block_until_ready(f(params, data, labels))
+
+
+def peak_bytes(f: Callable[[], Any]) -> int:
+    """Most bytes ``tracemalloc`` saw allocated at once during ``f()``, above what was there before."""
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        result = f()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    del result
+    return peak - before
+
+
+def time_interleaved(
+    calls: dict[str, Callable[[], Any]],
+    min_time: float,
+    min_rounds: int,
+    clock: Callable[[], float] = time.perf_counter,
+) -> dict[str, Timing]:
+    """Median-ready timings of every call, measured in rounds that call each once, shuffled.
+
+    The first call of each is timed alone (compilation, caches); a second is a warm-up.
+    Calls that take less than ``MIN_SAMPLE_S`` are repeated within one sample. The rounds
+    go on until ``min_time`` seconds of wall-clock time and ``min_rounds`` have passed.
+    """
+    first, number = {}, {}
+    for name, f in calls.items():
+        start = clock()
+        f()
+        first[name] = clock() - start
+        start = clock()
+        f()
+        number[name] = max(1, math.ceil(MIN_SAMPLE_S / max(clock() - start, 1e-9)))
+    runs: dict[str, list[float]] = {name: [] for name in calls}
+    names = list(calls)
+    start_all = time.perf_counter()
+    while len(runs[names[0]]) < min_rounds or time.perf_counter() - start_all < min_time:
+        random.shuffle(names)
+        for name in names:
+            f, n = calls[name], number[name]
+            start = clock()
+            for _ in range(n):
+                f()
+            runs[name].append((clock() - start) / n)
+    return {name: Timing(first[name], tuple(runs[name])) for name in calls}
+
+
+@dataclass
+class Result:
+    """One implementation at one shape and dtype."""
+
+    shape: Shape
+    dtype: str
+    impl: str
+    timing: Timing
+    peak_bytes: int | None
+    cost_diff: float | None
+    grad_diff: float | None
+
+
+def _agreement(reference: tuple[np.ndarray, np.ndarray], other: tuple[Any, Any]) -> tuple[float, float]:
+    cost0, grad0 = (np.asarray(a, dtype=np.float64) for a in reference)
+    cost, grad = (np.asarray(a, dtype=np.float64) for a in other)
+    return (
+        float(abs(cost - cost0) / abs(cost0)),
+        float(np.max(np.abs(grad - grad0)) / np.max(np.abs(grad0))),
+    )
+
+
+def compare(
+    shape: Shape, dtype: str, peers: tuple[str, ...], min_time: float, min_rounds: int,
+    clock: Callable[[], float] = time.perf_counter,
+) -> list[Result]:
+    """Time, measure and cross-check every implementation at one shape and dtype."""
+    host = random_problem(shape.M, shape.dimensions, seed=0)
+    data, labels, params = (a.astype(dtype) for a in host)
+    dims = shape.dimensions
+    calls: dict[str, Callable[[], Any]] = {
+        "mlp_xp": lambda: forward_backward_prop(data, labels, params, dims),
+        "seed": lambda: seed_forward_backward_prop(data, labels, params, dims),
+        "products": _products(shape, data, params),
+    }
+    for peer, make in (("torch", _torch), ("jax", _jax)):
+        if peer in peers:
+            try:
+                calls[peer] = make(shape, host, dtype)
+            except BackendUnavailable as e:
+                click.echo(f"# {peer} left out: {e.reason}", err=True)
+    reference = calls["mlp_xp"]()
+    timings = time_interleaved(calls, min_time, min_rounds, clock)
+    results = []
+    for name, f in calls.items():
+        numpy_path = name in ("mlp_xp", "seed", "products")
+        diff = (None, None) if name == "products" else _agreement(reference, f())
+        results.append(
+            Result(shape, dtype, name, timings[name], peak_bytes(f) if numpy_path else None, *diff)
+        )
+    return results
+
+
+def _fmt(x: float | None, spec: str) -> str:
+    return "-" if x is None else format(x, spec)
+
+
+def _by(results: list[Result]) -> dict[tuple[str, str, str], Result]:
+    return {(str(r.shape), r.dtype, r.impl): r for r in results}
+
+
+def results_table(results: list[Result]) -> str:
+    """Markdown: one line per implementation, shape and dtype."""
+    by = _by(results)
+    lines = [
+        "| M x Dx x H x Dy | dtype | implementation | median ms | IQR ms | / products | mlp_xp / it "
+        "| peak MiB | cost diff | grad diff | first call ms |",
+        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for r in results:
+        key = (str(r.shape), r.dtype)
+        t = r.timing.median_s
+        floor = by[(*key, "products")].timing.median_s
+        ours = by[(*key, "mlp_xp")].timing.median_s
+        mib = None if r.peak_bytes is None else r.peak_bytes / 2**20
+        lines.append(
+            f"| {r.shape} | {r.dtype} | {r.impl} | {t * 1e3:.3g} | {r.timing.iqr_s * 1e3:.2g} "
+            f"| {t / floor:.2f} | {ours / t:.2f} | {_fmt(mib, '.3g')} "
+            f"| {_fmt(r.cost_diff, '.1e')} | {_fmt(r.grad_diff, '.1e')} | {r.timing.first_s * 1e3:.3g} |"
+        )
+    return "\n".join(lines)
+
+
+def targets(results: list[Result]) -> list[dict[str, Any]]:
+    """The issue's targets, each with its measured value and whether it is met."""
+    by = _by(results)
+    out = []
+    for shape, dtype in dict.fromkeys((str(r.shape), r.dtype) for r in results):
+        ours = by[(shape, dtype, "mlp_xp")]
+        seed = by[(shape, dtype, "seed")]
+        small = Shape.parse(shape).flops < SMALL_FLOPS
+
+        def add(what: str, value: float, limit: float, shape: str = shape, dtype: str = dtype) -> None:
+            out.append({"shape": shape, "dtype": dtype, "what": what, "value": value, "target": limit,
+                        "met": value <= limit})
+
+        if small:
+            add("time / seed's", ours.timing.median_s / seed.timing.median_s, SMALL_TARGET)
+            continue
+        floor = by[(shape, dtype, "products")].timing.median_s
+        add("time / products", ours.timing.median_s / floor, PRODUCTS_TARGET[dtype])
+        add("peak memory / seed's", ours.peak_bytes / seed.peak_bytes, MEMORY_TARGET)
+        if (shape, dtype, "torch") in by:
+            add("time / torch's", ours.timing.median_s / by[(shape, dtype, "torch")].timing.median_s,
+                TORCH_TARGET)
+    return out
+
+
+def targets_table(rows: list[dict[str, Any]]) -> str:
+    lines = ["| M x Dx x H x Dy | dtype | mlp_xp's | measured | target | met |",
+             "| --- | --- | --- | ---: | ---: | --- |"]
+    for t in rows:
+        lines.append(f"| {t['shape']} | {t['dtype']} | {t['what']} | {t['value']:.2f} | <= {t['target']:.2f} "
+                     f"| {'yes' if t['met'] else 'NO'} |")
+    return "\n".join(lines)
+
+
+def _parse_shape(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> list[Shape]:
+    try:
+        return [Shape.parse(v) for v in values]
+    except ValueError as e:
+        raise click.BadParameter(str(e)) from None
+
+
+@click.command(help=__doc__.split("\n\n")[0])
+@click.option("-s", "--shape", "shapes", multiple=True, default=SHAPES, show_default=True,
+              callback=_parse_shape, help="M x Dx x H x Dy, repeatable.")
+@click.option("-d", "--dtype", "dtypes", multiple=True, default=DTYPES, show_default=True,
+              type=click.Choice(DTYPES), help="Repeatable.")
+@click.option("--peer", "peers", multiple=True, default=PEERS, show_default=True,
+              type=click.Choice(PEERS), help="Libraries to compare with, where installed; repeatable.")
+@click.option("--min-time", default=10.0, show_default=True, type=click.FloatRange(min=0),
+              help="Seconds of interleaved rounds per shape and dtype.")
+@click.option("--min-rounds", default=9, show_default=True, type=click.IntRange(min=3),
+              help="At least this many rounds (timed calls of each implementation).")
+@click.option("--threads", type=click.IntRange(min=1),
+              help="Threads for every library (default: the BLAS's own count).")
+@click.option("--clock", type=click.Choice(list(CLOCKS)), default="wall", show_default=True,
+              help="wall: elapsed time. cpu: CPU time of the whole process, which a shared machine's "
+              "other jobs hardly disturb; meaningful with --threads 1.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, writable=True),
+              help="Also write the results, the targets and the environment to this JSON file.")
+def main(shapes: list[Shape], dtypes: tuple[str, ...], peers: tuple[str, ...], min_time: float,
+         min_rounds: int, threads: int | None, clock: str, json_path: str | None) -> None:
+    if threads == 1:  # XLA reads its thread pool's size once, when JAX starts
+        os.environ["XLA_FLAGS"] = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+    results = []
+    with threadpool_limits(limits=threads):
+        for dtype in dtypes:
+            for shape in shapes:
+                results += compare(shape, dtype, peers, min_time, min_rounds, CLOCKS[clock])
+        env = environment([get_backend(n) for n in ("numpy", *peers) if _installed(n)], ",".join(dtypes))
+    blas = ", ".join(f"{i['internal_api']} {i['version']} ({i['num_threads']} threads)"
+                     for i in env["threadpools"] if i["user_api"] == "blas")
+    click.echo(f"{env['cpu']}, {env['cpu_count']} CPUs; BLAS {blas}, torch as many; {clock} clock; "
+               + ", ".join(f"{k} {v['version']}" for k, v in env["backends"].items()) + "\n")
+    click.echo(results_table(results) + "\n")
+    met = targets(results)
+    click.echo(targets_table(met))
+    if json_path:
+        doc = {
+            "environment": env,
+            "min_time_s": min_time,
+            "clock": clock,
+            "results": [
+                {"shape": str(r.shape), "dtype": r.dtype, "implementation": r.impl,
+                 "median_s": r.timing.median_s, "q1_s": r.timing.q1_s, "q3_s": r.timing.q3_s,
+                 "first_call_s": r.timing.first_s, "runs_s": list(r.timing.runs_s),
+                 "peak_bytes": r.peak_bytes, "cost_diff": r.cost_diff, "grad_diff": r.grad_diff}
+                for r in results
+            ],
+            "targets": met,
+        }
+        with open(json_path, "w") as f:
+            json.dump(doc, f, indent=1)
+
+
+def _installed(name: str) -> bool:
+    try:
+        get_backend(name)
+    except BackendUnavailable:
+        return False
+    return True
+
+
+if __name__ == "__main__":
+    main()
