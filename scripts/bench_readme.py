@@ -2,14 +2,15 @@
 
 Runs, on every available backend, in float64:
 
-1. ``mlp-xp bench`` at the default shapes -> ``docs/bench_<tag>.json``;
-2. ``mlp-xp bench --sweep`` of M = 1 .. ``--max-batch`` at (Dx, H, Dy) = (784, 512, 10)
+1. ``mlp-xp``, the main job, its output saved as ``docs/mlp-xp_<tag>.txt``;
+2. ``mlp-xp bench`` at the default shapes -> ``docs/bench_<tag>.json``;
+3. ``mlp-xp bench --sweep`` of M = 1 .. ``--max-batch`` at (Dx, H, Dy) = (784, 512, 10)
    -> ``docs/bench_<tag>_sweep.json`` and the plot ``docs/bench_<tag>.png``;
 
-then writes both as markdown tables to ``docs/bench_<tag>.md`` (and prints them). Every
+then writes 2 and 3 as markdown tables to ``docs/bench_<tag>.md`` (and prints them). Every
 ratio in a table comes from medians measured in the same run of the command.
 
-Run (about five minutes on 2 CPU cores; the lock keeps other benchmarks off the machine)::
+Run (five to ten minutes on 2 CPU cores; the lock keeps other benchmarks off the machine)::
 
     flock /tmp/mlp_xp_bench.lock python scripts/bench_readme.py
 
@@ -66,6 +67,9 @@ def main() -> None:
     DOCS.mkdir(exist_ok=True)
     stem = DOCS / f"bench_{args.tag}"
 
+    main_job = subprocess.run([sys.executable, "-m", "mlp_xp"], stdout=subprocess.PIPE, text=True)
+    (DOCS / f"mlp-xp_{args.tag}.txt").write_text(f"$ mlp-xp\n{main_job.stdout}")
+    print(main_job.stdout)
     shapes = mlp_xp_bench("--min-time", args.min_time, "--json", f"{stem}.json")
     sweep = mlp_xp_bench("--sweep", "--max-batch", args.max_batch, "--min-time", args.min_time,
                          "--json", f"{stem}_sweep.json", "--plot", f"{stem}.png")
