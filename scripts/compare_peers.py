@@ -290,6 +290,27 @@ def results_table(results: list[Result]) -> str:
     return "\n".join(lines)
 
 
+def summary_table(results: list[Result]) -> str:
+    """Markdown: one line per shape and dtype, every time as a multiple of the products' time."""
+    by = _by(results)
+    impls = [i for i in ("mlp_xp", "seed", "torch", "jax") if any(r.impl == i for r in results)]
+    lines = [
+        "| M x Dx x H x Dy | dtype | products ms | " + " | ".join(f"{i} / products" for i in impls)
+        + " | peak MiB: mlp_xp, seed |",
+        "| --- | --- | ---: | " + " | ".join("---:" for _ in impls) + " | ---: |",
+    ]
+    for shape, dtype in dict.fromkeys((str(r.shape), r.dtype) for r in results):
+        floor = by[(shape, dtype, "products")].timing.median_s
+        ratios = [by.get((shape, dtype, i)) for i in impls]
+        peaks = [by[(shape, dtype, i)].peak_bytes / 2**20 for i in ("mlp_xp", "seed")]
+        lines.append(
+            f"| {shape} | {dtype} | {floor * 1e3:.3g} | "
+            + " | ".join("-" if r is None else f"{r.timing.median_s / floor:.2f}" for r in ratios)
+            + f" | {peaks[0]:.3g}, {peaks[1]:.3g} |"
+        )
+    return "\n".join(lines)
+
+
 def targets(results: list[Result]) -> list[dict[str, Any]]:
     """The issue's targets, each with its measured value and whether it is met."""
     by = _by(results)
@@ -349,8 +370,37 @@ def _parse_shape(ctx: click.Context, param: click.Parameter, values: tuple[str, 
               "other jobs hardly disturb; meaningful with --threads 1.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, writable=True),
               help="Also write the results, the targets and the environment to this JSON file.")
+@click.option("--report", "report_path", type=click.Path(exists=True, dir_okay=False),
+              help="Measure nothing: print the tables of a JSON file that --json wrote.")
 def main(shapes: list[Shape], dtypes: tuple[str, ...], peers: tuple[str, ...], min_time: float,
-         min_rounds: int, threads: int | None, clock: str, json_path: str | None) -> None:
+         min_rounds: int, threads: int | None, clock: str, json_path: str | None,
+         report_path: str | None) -> None:
+    if report_path:
+        with open(report_path) as f:
+            doc = json.load(f)
+    else:
+        doc = measure(shapes, dtypes, peers, min_time, min_rounds, threads, clock)
+        if json_path:
+            with open(json_path, "w") as f:
+                json.dump(doc, f, indent=1)
+    env = doc["environment"]
+    blas = ", ".join(f"{i['internal_api']} {i['version']} ({i['num_threads']} threads)"
+                     for i in env["threadpools"] if i["user_api"] == "blas")
+    click.echo(f"{env['cpu']}, {env['cpu_count']} CPUs; BLAS {blas}, torch as many; {doc['clock']} clock; "
+               + ", ".join(f"{k} {v['version']}" for k, v in env["backends"].items()) + "\n")
+    results = [
+        Result(Shape.parse(r["shape"]), r["dtype"], r["implementation"],
+               Timing(r["first_call_s"], tuple(r["runs_s"])), r["peak_bytes"], r["cost_diff"], r["grad_diff"])
+        for r in doc["results"]
+    ]
+    click.echo(summary_table(results) + "\n")
+    click.echo(results_table(results) + "\n")
+    click.echo(targets_table(targets(results)))
+
+
+def measure(shapes: list[Shape], dtypes: tuple[str, ...], peers: tuple[str, ...], min_time: float,
+            min_rounds: int, threads: int | None, clock: str) -> dict[str, Any]:
+    """Run every comparison; the results, the targets and the environment, ready for JSON."""
     if threads == 1:  # XLA reads its thread pool's size once, when JAX starts
         os.environ["XLA_FLAGS"] = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
     results = []
@@ -359,29 +409,19 @@ def main(shapes: list[Shape], dtypes: tuple[str, ...], peers: tuple[str, ...], m
             for shape in shapes:
                 results += compare(shape, dtype, peers, min_time, min_rounds, CLOCKS[clock])
         env = environment([get_backend(n) for n in ("numpy", *peers) if _installed(n)], ",".join(dtypes))
-    blas = ", ".join(f"{i['internal_api']} {i['version']} ({i['num_threads']} threads)"
-                     for i in env["threadpools"] if i["user_api"] == "blas")
-    click.echo(f"{env['cpu']}, {env['cpu_count']} CPUs; BLAS {blas}, torch as many; {clock} clock; "
-               + ", ".join(f"{k} {v['version']}" for k, v in env["backends"].items()) + "\n")
-    click.echo(results_table(results) + "\n")
-    met = targets(results)
-    click.echo(targets_table(met))
-    if json_path:
-        doc = {
-            "environment": env,
-            "min_time_s": min_time,
-            "clock": clock,
-            "results": [
-                {"shape": str(r.shape), "dtype": r.dtype, "implementation": r.impl,
-                 "median_s": r.timing.median_s, "q1_s": r.timing.q1_s, "q3_s": r.timing.q3_s,
-                 "first_call_s": r.timing.first_s, "runs_s": list(r.timing.runs_s),
-                 "peak_bytes": r.peak_bytes, "cost_diff": r.cost_diff, "grad_diff": r.grad_diff}
-                for r in results
-            ],
-            "targets": met,
-        }
-        with open(json_path, "w") as f:
-            json.dump(doc, f, indent=1)
+    return {
+        "environment": env,
+        "min_time_s": min_time,
+        "clock": clock,
+        "results": [
+            {"shape": str(r.shape), "dtype": r.dtype, "implementation": r.impl,
+             "median_s": r.timing.median_s, "q1_s": r.timing.q1_s, "q3_s": r.timing.q3_s,
+             "first_call_s": r.timing.first_s, "runs_s": list(r.timing.runs_s),
+             "peak_bytes": r.peak_bytes, "cost_diff": r.cost_diff, "grad_diff": r.grad_diff}
+            for r in results
+        ],
+        "targets": targets(results),
+    }
 
 
 def _installed(name: str) -> bool:
