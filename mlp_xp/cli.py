@@ -12,7 +12,8 @@ import io
 import json
 import os
 import sys
-from collections.abc import Sequence
+import warnings
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import click
@@ -66,37 +67,28 @@ class _OneLineErrors(click.Group):
         sys.exit(rv if isinstance(rv, int) else 0)
 
 
-class _BackendType(click.ParamType):
-    """A backend name, checked to be known and available here."""
+class _Parsed(click.ParamType):
+    """An option value made by ``parse(text)``; its ``ValueError`` or ``BackendUnavailable``
+    becomes a usage error that quotes it."""
 
-    name = "backend"
+    def __init__(self, name: str, parse: Callable[[str], Any]):
+        self.name, self.parse = name, parse
 
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Backend:
-        if isinstance(value, Backend):
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if not isinstance(value, str):  # a default that is already parsed
             return value
         try:
-            return get_backend(value)
+            return self.parse(value)
         except (ValueError, BackendUnavailable) as exc:
             self.fail(str(exc), param, ctx)
 
 
-class _ShapeType(click.ParamType):
-    name = "MxDXxHxDY"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Shape:
-        if isinstance(value, Shape):
-            return value
-        try:
-            return Shape.parse(value)
-        except ValueError as exc:
-            self.fail(str(exc), param, ctx)
-
-
 backend_option = click.option(
-    "--backend", "backends", multiple=True, type=_BackendType(),
+    "--backend", "backends", multiple=True, type=_Parsed("backend", lambda name: get_backend(name)),
     help=f"Repeatable; default: every available one. Known: {', '.join(BACKEND_NAMES)}.",
 )
-dtype_option = click.option("--dtype", type=click.Choice(DTYPES), default="float64", show_default=True)
+dtype_option = click.option("--dtype", type=click.Choice(DTYPES), default="float64", show_default=True,
+                            help="Floating dtype of every array.")
 
 
 def _check_writable(path: str, option: str) -> None:
@@ -144,7 +136,8 @@ def _run_sanity(backend: Backend, dtype: str, seed: int) -> tuple[bool, str]:
     check with the exception as its message, so the other backends still run.
     """
     out = io.StringIO()
-    with contextlib.redirect_stdout(out):
+    with contextlib.redirect_stdout(out), warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")  # shown in the report, once per check, not on stderr
         try:
             # sanity_check draws this problem itself; check its values as bench does its own
             problem = (backend.asarray(a, dtype) for a in seed_problem(20, SANITY_DIMENSIONS, seed))
@@ -153,7 +146,8 @@ def _run_sanity(backend: Backend, dtype: str, seed: int) -> tuple[bool, str]:
         except Exception as exc:
             passed = False
             print(f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0]}")
-    return passed, out.getvalue()
+    notes = "".join(f"warning: {w.message}\n" for w in caught)
+    return passed, out.getvalue() + notes
 
 
 def _fmt(x: float | None, spec: str) -> str:
@@ -285,7 +279,7 @@ def sanity(ctx: click.Context, backends: tuple[Backend, ...], dtype: str, seed: 
 
 @main.command("bench")
 @backend_option
-@click.option("--shape", "shapes", multiple=True, type=_ShapeType(),
+@click.option("--shape", "shapes", multiple=True, type=_Parsed("shape", Shape.parse), metavar="MxDXxHxDY",
               help=f"Repeatable; default: {', '.join(map(str, DEFAULT_SHAPES))}. With --sweep, its "
               f"Dx x H x Dy (M is swept; default {'x'.join(map(str, SWEEP_DIMENSIONS))}).")
 @dtype_option

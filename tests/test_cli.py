@@ -4,6 +4,7 @@ import json
 import shutil
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
@@ -114,6 +115,17 @@ def test_sanity_reports_an_exception_as_a_failure(monkeypatch):
     assert result.exit_code == 1
     assert "== numpy (cpu, float32): FAILED" in result.stdout
     assert "RuntimeError: cuBLAS handle could not be created" in result.stdout
+
+
+def test_sanity_shows_warnings_in_its_report_not_on_stderr(monkeypatch):
+    def warns(*args):
+        warnings.warn("gradcheck in float32: rough", UserWarning, stacklevel=1)
+        return True
+
+    monkeypatch.setattr(cli, "sanity_check", warns)
+    result = run("sanity", "--backend", "numpy", "--dtype", "float32")
+    assert result.exit_code == 0 and result.stderr == ""
+    assert "warning: gradcheck in float32: rough" in result.stdout
 
 
 def test_bench_writes_rows_and_environment_as_json(tmp_path):
