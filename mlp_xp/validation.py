@@ -173,6 +173,10 @@ def _same_library(where: str, arrays: dict[str, Any]) -> DeviceOf:
 
 def _same_device(where: str, device_of: DeviceOf, arrays: dict[str, Any]) -> None:
     """Devices agree where they are known (a JAX tracer inside ``jax.jit`` has none: ``None``)."""
+    data, labels, params = arrays.values()
+    d = device_of(data)
+    if d is not None and device_of(labels) == d and device_of(params) == d:
+        return  # the common case, at three attribute reads
     devices = {name: device_of(x) for name, x in arrays.items()}
     known = [(name, d) for name, d in devices.items() if d is not None]
     for name, d in known[1:]:
