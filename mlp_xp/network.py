@@ -129,6 +129,7 @@ _NAMESPACES: dict[type, Any] = {}
 
 
 def _namespace(x: Any) -> Any:
+    """``array_namespace(x)``, looked up once per array type."""
     xp = _NAMESPACES.get(type(x))
     if xp is None:
         xp = _NAMESPACES[type(x)] = array_namespace(x)
@@ -206,7 +207,7 @@ def forward_backward_prop(
     delta1 = yhat
     gb2 = xp.sum(delta1, axis=0)
     gW2 = h2.T @ delta1
-    gW2 *= 0.5
+    gW2 *= 0.5  # h^T delta1
     delta3 = delta1 @ (-0.25 * W2).T
     delta3 *= h2
     h2 -= 2
