@@ -3,9 +3,9 @@
 Runs, on every available backend, in float64:
 
 1. ``mlp-xp``, the main job, its output saved as ``docs/mlp-xp_<tag>.txt``;
-2. ``mlp-xp bench`` at the default shapes -> ``docs/bench_<tag>.json``;
+2. ``mlp-xp bench --json`` at the default shapes -> ``<json-dir>/bench_<tag>.json``;
 3. ``mlp-xp bench --sweep`` of M = 1 .. ``--max-batch`` at (Dx, H, Dy) = (784, 512, 10)
-   -> ``docs/bench_<tag>_sweep.json`` and the plot ``docs/bench_<tag>.png``;
+   -> ``<json-dir>/bench_<tag>_sweep.json`` and the plot ``docs/bench_<tag>.png``;
 
 then writes 2 and 3 as markdown tables to ``docs/bench_<tag>.md`` (and prints them). Every
 ratio in a table comes from medians measured in the same run of the command.
@@ -23,6 +23,7 @@ import argparse
 import json
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -63,16 +64,21 @@ def main() -> None:
     parser.add_argument("--tag", default="cpu", help="file name part: docs/bench_<tag>.*")
     parser.add_argument("--max-batch", default="8192", help="largest M of the sweep")
     parser.add_argument("--min-time", default="0.2", help="seconds of timed calls per measurement")
+    parser.add_argument("--json-dir", type=Path, help="keep the two JSON documents here (megabytes: "
+                        "every timed call is in them); default: a temporary folder")
     args = parser.parse_args()
     DOCS.mkdir(exist_ok=True)
     stem = DOCS / f"bench_{args.tag}"
+    json_dir = args.json_dir or Path(tempfile.mkdtemp(prefix="mlp_xp_bench_"))
+    json_dir.mkdir(parents=True, exist_ok=True)
+    json_stem = json_dir / f"bench_{args.tag}"
 
     main_job = subprocess.run([sys.executable, "-m", "mlp_xp"], stdout=subprocess.PIPE, text=True)
     (DOCS / f"mlp-xp_{args.tag}.txt").write_text(f"$ mlp-xp\n{main_job.stdout}")
     print(main_job.stdout)
-    shapes = mlp_xp_bench("--min-time", args.min_time, "--json", f"{stem}.json")
+    shapes = mlp_xp_bench("--min-time", args.min_time, "--json", f"{json_stem}.json")
     sweep = mlp_xp_bench("--sweep", "--max-batch", args.max_batch, "--min-time", args.min_time,
-                         "--json", f"{stem}_sweep.json", "--plot", f"{stem}.png")
+                         "--json", f"{json_stem}_sweep.json", "--plot", f"{stem}.png")
     crossover = "; ".join(
         f"{name}: {'from M = ' + str(M) if M is not None else 'not faster at the largest M'}"
         for name, M in sweep["crossover"].items()
@@ -92,6 +98,7 @@ def main() -> None:
     ])
     Path(f"{stem}.md").write_text(text)
     print(text)
+    print(f"JSON documents: {json_stem}.json, {json_stem}_sweep.json")
 
 
 if __name__ == "__main__":
