@@ -21,7 +21,7 @@ import importlib.util
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, partial
 from typing import Any
 
 import numpy as np
@@ -79,7 +79,11 @@ class Backend:
     @property
     def version(self) -> str:
         """Version of the backing library."""
-        return importlib.metadata.version(self.library)
+        try:
+            return importlib.metadata.version(self.library)
+        except importlib.metadata.PackageNotFoundError:
+            # CuPy is distributed as cupy-cuda12x / cupy-cuda13x, never as "cupy"
+            return getattr(importlib.import_module(self.library), "__version__", "unknown")
 
     @property
     def supports_float64(self) -> bool:
@@ -103,7 +107,12 @@ class Backend:
         return self._to_numpy(x)
 
     def synchronize(self) -> None:
-        """Wait until all work queued on this backend's device has finished."""
+        """Wait until work queued on this backend's device has finished.
+
+        A device-wide synchronise on CuPy and torch-CUDA. JAX has none that covers pure
+        computations (``effects_barrier`` waits for effects only): wait on the results
+        themselves with :meth:`wait`, as the benchmark does.
+        """
         self._synchronize()
 
     def wait(self, result: Any) -> Any:
@@ -135,7 +144,7 @@ def _array_api_strict() -> Backend:
     xp.set_array_api_strict_flags(boolean_indexing=False, data_dependent_shapes=False)
     return Backend(
         "array_api_strict", "array-api-strict", xp, xp.Device("CPU_DEVICE"), "cpu", False,
-        _asarray=lambda a, dtype: xp.asarray(a, dtype=getattr(xp, dtype)),
+        _asarray=lambda a, dtype: xp.asarray(a, dtype=getattr(xp, dtype), copy=True),
         _to_numpy=lambda x: np.from_dlpack(x).copy(),
     )
 
@@ -149,13 +158,14 @@ def _torch(device: str) -> Callable[[], Backend]:
             if not torch.cuda.is_available():
                 raise BackendUnavailable("torch-cuda", "no CUDA device visible to PyTorch")
             name, device_name, accel = "torch-cuda", torch.cuda.get_device_name(0), True
-            sync = torch.cuda.synchronize
+            sync = partial(torch.cuda.synchronize, 0)
         else:
             name, device_name, accel, sync = "torch", "cpu", False, (lambda: None)
-        dev = torch.device(device)
+        dev = torch.device(device, 0) if device == "cuda" else torch.device(device)
         return Backend(
             name, "torch", xp, dev, device_name, accel,
-            _asarray=lambda a, dtype: torch.asarray(a, dtype=getattr(torch, dtype), device=dev),
+            # copy: on the CPU torch would otherwise share the caller's NumPy memory
+            _asarray=lambda a, dtype: torch.asarray(a, dtype=getattr(torch, dtype), device=dev, copy=True),
             _to_numpy=lambda x: x.detach().cpu().numpy(),
             _synchronize=sync,
         )
@@ -165,9 +175,14 @@ def _torch(device: str) -> Callable[[], Backend]:
 
 def _jax(platform: str) -> Callable[[], Backend]:
     def load() -> Backend:
+        # JAX would otherwise take 75% of GPU memory at start, starving CuPy and torch-CUDA
+        # in the same process (only effective before JAX starts its GPU client).
+        os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
         import jax
 
         jax.config.update("jax_enable_x64", True)  # float64 as on every other backend
+        # full float32 matmuls, as CuPy and torch do by default (JAX would use TF32 on GPUs)
+        jax.config.update("jax_default_matmul_precision", "highest")
         import jax.numpy as xp
 
         name = "jax" if platform == "cpu" else "jax-gpu"
@@ -329,6 +344,8 @@ def _load(name: str) -> Backend | BackendUnavailable:
         return exc
     except ImportError as exc:  # installed but broken (e.g. a CUDA wheel without its driver)
         return BackendUnavailable(name, f"{module} failed to import: {exc}")
+    except Exception as exc:  # a GPU that fails to start (driver mismatch, busy device, ...)
+        return BackendUnavailable(name, f"{module} failed to start: {type(exc).__name__}: {exc}")
 
 
 def get_backend(name: str) -> Backend:

@@ -38,3 +38,39 @@ def test_backend_facts(backend):
     assert backend.version
     assert backend.supports_float64
     assert backend.is_accelerator == (backend.device_name != "cpu")
+
+
+def test_version_falls_back_to_the_module_when_the_distribution_is_named_otherwise(monkeypatch):
+    # CuPy installs as cupy-cuda12x: importlib.metadata knows no "cupy"
+    import importlib.metadata
+
+    b = get_backend("numpy")
+
+    def missing(name):
+        raise importlib.metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(importlib.metadata, "version", missing)
+    assert b.version == np.__version__
+
+
+def test_asarray_copies_the_callers_host_array(backend):
+    host = np.ones(3)
+    x = backend.asarray(host, "float64")
+    host[0] = 7.0
+    assert backend.to_numpy(x)[0] == 1.0
+
+
+def test_a_backend_that_fails_to_start_is_reported_unavailable(monkeypatch):
+    from mlp_xp import backends
+
+    def broken():
+        raise RuntimeError("CUDA driver version is insufficient")
+
+    monkeypatch.setitem(backends._REGISTRY, "numpy", ("numpy", broken))
+    backends._load.cache_clear()
+    try:
+        with pytest.raises(BackendUnavailable, match="failed to start: RuntimeError: CUDA driver"):
+            get_backend("numpy")
+    finally:
+        monkeypatch.undo()
+        backends._load.cache_clear()
