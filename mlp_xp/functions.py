@@ -32,8 +32,8 @@ def softmax(x: Any) -> Any:
     check_float_array(x, where="softmax", ndims=(1, 2))
     xp = array_namespace(x)
     e = xp.exp(x - xp.max(x, axis=-1, keepdims=True))
-    e /= xp.sum(e, axis=-1, keepdims=True)
-    return e
+    # not in place: torch's autograd of exp needs its output as it was
+    return e / xp.sum(e, axis=-1, keepdims=True)
 
 
 def log_softmax(x: Any) -> Any:
@@ -70,13 +70,11 @@ def sigmoid(x: Any) -> Any:
     """
     check_float_array(x, where="sigmoid")
     xp = array_namespace(x)
-    s = xp.exp(xp.clip(x, max=0.0))
+    # minimum, not clip: array-api-compat's generic clip (used for CuPy) masks with booleans.
+    # The exp outputs are not changed in place: torch's autograd of exp needs them as they were.
     d = xp.abs(x)
     d *= -1
-    d = xp.exp(d)
-    d += 1
-    s /= d
-    return s
+    return xp.exp(xp.minimum(x, 0.0)) / (xp.exp(d) + 1)
 
 
 def sigmoid_grad(s: Any) -> Any:

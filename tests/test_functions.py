@@ -50,3 +50,11 @@ def test_extremes_are_finite_and_exact(backend, dtype):
 def test_sigmoid_keeps_precision_of_tiny_values(backend):
     s = backend.to_numpy(sigmoid(backend.asarray([-40.0], "float64")))
     np.testing.assert_allclose(s, [np.exp(-40) / (1 + np.exp(-40))], rtol=1e-14)
+
+
+def test_functions_are_differentiable_by_torch_autograd():
+    # none of them may change in place an output that torch saved for its backward pass
+    torch = pytest.importorskip("torch")
+    x = torch.asarray(np.random.default_rng(0).standard_normal((3, 4)), requires_grad=True)
+    for f in (softmax, log_softmax, sigmoid, lambda x: sigmoid_grad(sigmoid(x))):
+        assert torch.autograd.gradcheck(f, (x,))
