@@ -197,8 +197,10 @@ def forward_backward_prop(
     row_sum = xp.sum(yhat, axis=1, keepdims=True)
     z2 -= xp.log(row_sum)  # log yhat: every entry <= 0, so the sum below cannot cancel
     z2 *= labels
-    # asarray: NumPy's reductions return a scalar; the caller gets a 0-d array everywhere
-    cost = xp.asarray(-xp.sum(z2))
+    # keepdims + reshape: a 0-d array on every backend (NumPy's plain sum gives a scalar, and
+    # xp.asarray would warn on a torch tensor that requires grad)
+    cost = xp.reshape(xp.sum(z2, axis=None, keepdims=True), ())
+    cost *= -1
     del z2  # M x Dy, no longer needed: free it before the backward pass allocates
 
     # Backward.
@@ -222,11 +224,15 @@ def forward_backward_prop(
 
 
 def sanity_check(backend: str = "numpy", dtype: str = "float64", seed: int = 0) -> bool:
-    """The seed's sanity check: ``gradcheck_naive`` on a random 20-example network (10, 5, 10).
+    """The seed's sanity check: a gradient check of a random 20-example network (10, 5, 10).
 
     Data, one-hot labels and parameters are drawn with NumPy from ``seed`` and moved onto
-    ``backend``, so every backend checks the same numbers. Prints like the seed and
-    returns the verdict.
+    ``backend``, so every backend checks the same numbers; their values are checked first
+    (:func:`~mlp_xp.check_values`). In float64 this is the seed's ``gradcheck_naive``
+    (step 1e-4, tolerance 1e-5), printed as the seed printed it. In float32, where those are
+    out of reach of the arithmetic, it is :func:`~mlp_xp.gradcheck` with that dtype's step
+    and tolerance (it warns that float32 checks are coarse); a failure prints its report.
+    Returns the verdict.
 
     Examples
     --------
@@ -237,10 +243,20 @@ def sanity_check(backend: str = "numpy", dtype: str = "float64", seed: int = 0) 
     """
     from ._host import seed_problem
     from .backends import get_backend
-    from .gradcheck import gradcheck_naive
+    from .gradcheck import gradcheck, gradcheck_naive
+    from .validation import check_values
 
     b = get_backend(backend)
     print("Running sanity check...")
     dimensions = (10, 5, 10)
     data, labels, params = (b.asarray(a, dtype) for a in seed_problem(20, dimensions, seed))
-    return gradcheck_naive(lambda p: forward_backward_prop(data, labels, p, dimensions), params)
+    check_values(data, labels, params, dimensions)
+
+    def f(p: Any) -> tuple[Any, Any]:
+        return forward_backward_prop(data, labels, p, dimensions)
+
+    if dtype == "float64":
+        return gradcheck_naive(f, params)
+    result = gradcheck(f, params, layout=param_layout(dimensions))
+    print("Gradient check passed!" if result else str(result))
+    return result.passed

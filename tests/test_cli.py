@@ -99,6 +99,13 @@ def test_sanity_passes_on_the_chosen_backends():
     assert result.stdout.count("Gradient check passed!") == 2
 
 
+def test_sanity_in_float32_passes_with_the_dtypes_tolerances():
+    result = run("sanity", "--backend", "numpy", "--backend", "torch", "--dtype", "float32")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.count("Gradient check passed!") == 2
+    assert "warning: " in result.stdout  # gradcheck says float32 checks are coarse
+
+
 def test_sanity_fails_with_exit_1_and_says_where(planted_bug):
     result = run("sanity", "--backend", "numpy")
     assert result.exit_code == 1

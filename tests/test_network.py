@@ -3,6 +3,7 @@ import pytest
 
 from mlp_xp import forward_backward_prop, gradcheck_naive, param_layout, sanity_check
 from mlp_xp._host import random_problem, seed_problem
+from mlp_xp.gradcheck import GradcheckWarning
 
 from ._reference import reference_forward_backward
 
@@ -98,3 +99,20 @@ def test_logits_of_1e4_give_finite_exact_cost_and_gradient(backend, capsys):
     # and the rest of the gradient agrees with finite differences of the cost
     assert gradcheck_naive(lambda p: forward_backward_prop(arrays[0], arrays[1], p, dims), arrays[2])
     assert capsys.readouterr().out == "Gradient check passed!\n"
+
+
+def test_sanity_check_in_float32(backend, capsys):
+    with pytest.warns(GradcheckWarning, match="float32"):
+        assert sanity_check(backend.name, dtype="float32") is True
+    assert capsys.readouterr().out == "Running sanity check...\nGradient check passed!\n"
+
+
+def test_torch_params_that_require_grad_give_no_warning():
+    torch = pytest.importorskip("torch")
+    dims = (4, 3, 2)
+    data, labels, params = (torch.asarray(a) for a in seed_problem(6, dims, seed=5))
+    params.requires_grad_(True)
+    cost, grad = forward_backward_prop(data, labels, params, dims)  # warnings are errors here
+    ref_cost, ref_grad = reference_forward_backward(*seed_problem(6, dims, seed=5), dims)
+    np.testing.assert_allclose(cost.item(), ref_cost, rtol=1e-12)
+    np.testing.assert_allclose(grad.detach().numpy(), ref_grad, rtol=1e-12, atol=1e-14)
