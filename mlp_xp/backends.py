@@ -248,8 +248,9 @@ def dask_chunk_rows() -> int:
     Examples
     --------
     >>> import os
-    >>> os.environ["MLP_XP_DASK_CHUNK_ROWS"] = "1000"
-    >>> dask_chunk_rows()
+    >>> from unittest import mock
+    >>> with mock.patch.dict(os.environ, {"MLP_XP_DASK_CHUNK_ROWS": "1000"}):
+    ...     dask_chunk_rows()
     1000
     """
     raw = os.environ.get(DASK_CHUNK_ROWS_VAR, "").strip()

@@ -35,7 +35,6 @@ from .network import sanity_check
 #: where the MNIST-like shape's minimum of five calls already takes longer than this.
 DEFAULT_MIN_TIME = 0.2
 DTYPES = ("float64", "float32")
-#: (Dx, H, Dy) of the seed's sanity check, with 20 examples.
 
 
 class _OneLineErrors(click.Group):

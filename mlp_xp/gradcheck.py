@@ -322,9 +322,10 @@ def _defaults(xp: Any, x: Any, eps: float | None, tol: float | None) -> tuple[fl
     machine_eps = float(xp.finfo(x.dtype).eps)
     eps0, tol0 = next((e, t) for bound, e, t in _DTYPE_DEFAULTS if machine_eps <= bound)
     if machine_eps > 1e-15:
+        low = f"; tol={tol:g} is below that: expect false failures" if tol is not None and tol < tol0 else ""
         warnings.warn(
             f"gradcheck in {x.dtype}: finite differences in this precision carry errors near "
-            f"{tol if tol is not None else tol0:g}; check in float64 where you can",
+            f"{tol0:g}{low}; check in float64 where you can",
             GradcheckWarning,
             stacklevel=3,
         )
@@ -564,6 +565,11 @@ def _fetch(xp: Any, values: list[Any]) -> list[float]:
     stacked = xp.stack([xp.astype(xp.asarray(v), xp.float64) for v in values])
     if is_dask_array(stacked):
         stacked = stacked.compute()
+    # one copy to the host where the library offers it (NumPy, CuPy, torch, JAX), rather
+    # than a transfer and a device sync per value
+    tolist = getattr(stacked, "tolist", None)
+    if tolist is not None:
+        return [float(v) for v in tolist()]
     return [float(stacked[i]) for i in range(len(values))]
 
 

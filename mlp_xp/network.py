@@ -21,7 +21,7 @@ from typing import Any
 
 from array_api_compat import array_namespace
 
-from .validation import check_network_inputs
+from .validation import check_dimensions, check_network_inputs
 
 __all__ = ["Block", "ParamLayout", "forward_backward_prop", "param_layout", "sanity_check"]
 
@@ -108,8 +108,7 @@ def param_layout(dimensions: Sequence[int]) -> ParamLayout:
     >>> layout.entry_name(57)
     'W2[0, 2]'
     """
-    Dx, H, Dy = dimensions
-    return _param_layout(int(Dx), int(H), int(Dy))
+    return _param_layout(*check_dimensions(dimensions, where="param_layout"))
 
 
 @lru_cache(maxsize=64)
