@@ -79,11 +79,11 @@ class Backend:
     @property
     def version(self) -> str:
         """Version of the backing library."""
-        try:
-            return importlib.metadata.version(self.library)
-        except importlib.metadata.PackageNotFoundError:
-            # CuPy is distributed as cupy-cuda12x / cupy-cuda13x, never as "cupy"
-            return getattr(importlib.import_module(self.library), "__version__", "unknown")
+        # the module's own __version__ first: CuPy is distributed as cupy-cuda12x /
+        # cupy-cuda13x, never as "cupy", so the distribution's metadata may not be found
+        module = importlib.import_module(self.library.replace("-", "_"))
+        version = getattr(module, "__version__", None)
+        return version if isinstance(version, str) else importlib.metadata.version(self.library)
 
     @property
     def supports_float64(self) -> bool:

@@ -104,7 +104,7 @@ def _check_plot(path: str) -> None:
         from matplotlib.figure import Figure
     except ImportError:
         raise click.UsageError(
-            "--plot needs matplotlib, which is not installed: pip install 'mlp_xp[plot]'"
+            "--plot needs matplotlib, which is not installed: pip install matplotlib"
         ) from None
     formats = Figure().canvas.get_supported_filetypes()
     ext = os.path.splitext(path)[1].lstrip(".").lower()

@@ -6,7 +6,8 @@ Load it with ``pytest_plugins = ["mlp_xp.testing"]`` in a ``conftest.py``. Then:
         x = backend.asarray([1.0, 2.0], dtype="float64")
         assert backend.to_numpy(xp.sum(x)) == 3.0
 
-runs once per backend, with ids ``numpy``, ``torch``, ``cupy``, ... Choose the set with
+runs once per backend, with ids ``numpy``, ``array_api_strict``, ``torch``, ``jax``, ``dask``,
+``cupy``, ... Choose the set with
 ``pytest --backend NAME`` (repeatable) or ``MLP_XP_BACKENDS=numpy,cupy``. A backend that
 is *named* but unavailable is a usage error, not a skip, so a GPU job that lost CuPy
 fails loudly. Without a selection, unavailable backends show as skipped with the reason.

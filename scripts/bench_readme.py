@@ -24,6 +24,7 @@ import json
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +36,7 @@ DOCS = Path(__file__).resolve().parent.parent / "docs"
 def mlp_xp_bench(*args: str) -> dict[str, Any]:
     """Run ``python -m mlp_xp bench ARGS --json FILE`` (output shown) and return the JSON."""
     json_path = Path(args[args.index("--json") + 1])
-    subprocess.run([sys.executable, "-m", "mlp_xp", "bench", *args], check=False)
+    subprocess.run([sys.executable, "-m", "mlp_xp", "bench", *args], check=True)
     return json.loads(json_path.read_text())
 
 
@@ -73,9 +74,13 @@ def main() -> None:
     json_dir.mkdir(parents=True, exist_ok=True)
     json_stem = json_dir / f"bench_{args.tag}"
 
+    start = time.perf_counter()
     main_job = subprocess.run([sys.executable, "-m", "mlp_xp"], stdout=subprocess.PIPE, text=True)
-    (DOCS / f"mlp-xp_{args.tag}.txt").write_text(f"$ mlp-xp\n{main_job.stdout}")
+    main_job_s = time.perf_counter() - start
     print(main_job.stdout)
+    if main_job.returncode != 0:
+        sys.exit(f"the main job failed (exit {main_job.returncode}): nothing written to docs/")
+    (DOCS / f"mlp-xp_{args.tag}.txt").write_text(f"$ mlp-xp\n{main_job.stdout}")
     shapes = mlp_xp_bench("--min-time", args.min_time, "--json", f"{json_stem}.json")
     sweep = mlp_xp_bench("--sweep", "--max-batch", args.max_batch, "--min-time", args.min_time,
                          "--json", f"{json_stem}_sweep.json", "--plot", f"{stem}.png")
@@ -85,6 +90,8 @@ def main() -> None:
     )
     text = "\n".join([
         f"Measured on: {describe_environment(shapes['environment'])}.",
+        "",
+        f"The main job (`mlp-xp`, every backend, default shapes) took {main_job_s:.0f} s wall.",
         "",
         f"Default shapes (`mlp-xp bench --min-time {args.min_time}`):",
         "",

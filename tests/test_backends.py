@@ -40,7 +40,7 @@ def test_backend_facts(backend):
     assert backend.is_accelerator == (backend.device_name != "cpu")
 
 
-def test_version_falls_back_to_the_module_when_the_distribution_is_named_otherwise(monkeypatch):
+def test_version_does_not_depend_on_the_distributions_name(monkeypatch):
     # CuPy installs as cupy-cuda12x: importlib.metadata knows no "cupy"
     import importlib.metadata
 

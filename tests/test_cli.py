@@ -267,7 +267,7 @@ def test_plot_without_matplotlib_is_a_clear_mistake(tmp_path, monkeypatch):
     result = run("bench", "--sweep", "--plot", str(tmp_path / "x.png"))
     assert result.exit_code == 2 and result.stdout == ""
     assert result.stderr.splitlines() == [
-        "Error: --plot needs matplotlib, which is not installed: pip install 'mlp_xp[plot]' "
+        "Error: --plot needs matplotlib, which is not installed: pip install matplotlib "
         "(see 'mlp-xp bench --help')"
     ]
 

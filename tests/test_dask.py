@@ -153,6 +153,7 @@ def client():
         n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
     )
     client = distributed.Client(cluster)
+    client.wait_for_workers(2)  # the test that both took part must not race a late start
     yield client
     client.close()
     cluster.close()
