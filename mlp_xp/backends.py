@@ -193,7 +193,8 @@ def _jax(platform: str) -> Callable[[], Backend]:
         device_name = "cpu" if platform == "cpu" else dev.device_kind
 
         def asarray(a: np.ndarray, dtype: str) -> Any:
-            return jax.device_put(a.astype(dtype, copy=False), dev)
+            # a private copy: on the CPU, JAX may alias (zero-copy) the host buffer it is given
+            return jax.device_put(a.astype(dtype, copy=True), dev)
 
         return Backend(
             name, "jax", xp, dev, device_name, platform != "cpu",

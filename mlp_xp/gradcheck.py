@@ -13,6 +13,7 @@ device-to-host transfers whatever the size of ``x``.
 from __future__ import annotations
 
 import math
+import operator
 import sys
 import time
 import warnings
@@ -255,8 +256,15 @@ def gradcheck(
     xp, dtype = _check_x(x)
     if mode not in ("full", "fast"):
         raise ValueError(f"mode must be 'full' or 'fast'; got {mode!r}")
-    if mode == "fast" and (not isinstance(n_directions, int) or n_directions < 1):
-        raise ValueError(f"n_directions must be a positive int; got {n_directions!r}")
+    if mode == "fast":
+        try:
+            if isinstance(n_directions, bool):
+                raise TypeError
+            n_directions = operator.index(n_directions)  # also NumPy integers
+        except TypeError:
+            raise ValueError(f"n_directions must be a positive int; got {n_directions!r}") from None
+        if n_directions < 1:
+            raise ValueError(f"n_directions must be a positive int; got {n_directions!r}")
     eps, tol = _defaults(xp, x, eps, tol)
     n = math.prod(x.shape)
     if layout is not None and layout.size != n:

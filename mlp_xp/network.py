@@ -163,6 +163,8 @@ def forward_backward_prop(
     M x Dy arrays, made in place on this function's own temporaries (on JAX and Dask the
     in-place operators simply rebind). At most two M x H arrays are alive at once; the
     inputs are never modified. Logits of any finite size give a finite cost and gradient.
+    The gradient is computed by hand, so the result is not meant to be differentiated again
+    by torch's autograd (the in-place passes would stop it).
 
     Examples
     --------

@@ -52,11 +52,12 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
-    requested = _requested(config)
     lines = []
-    for name, b in known_backends().items():
-        if requested and name not in requested:
-            continue
+    for name in _requested(config) or BACKEND_NAMES:  # load only the backends that will run
+        try:
+            b: Backend | BackendUnavailable = get_backend(name)
+        except BackendUnavailable as exc:
+            b = exc
         state = f"{b.version} on {b.device_name}" if isinstance(b, Backend) else b.reason
         lines.append(f"mlp_xp backend {name}: {state}")
     return lines
