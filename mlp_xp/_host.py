@@ -45,8 +45,7 @@ def random_problem(
     """
     Dx, H, Dy = dimensions
     rng = np.random.default_rng(seed)
-    data = rng.standard_normal((M, Dx))
-    labels = np.eye(Dy)[rng.integers(0, Dy, M)]
+    data, labels = _data_labels(rng, M, Dx, Dy)
     W1 = rng.standard_normal((Dx, H)) / np.sqrt(Dx)
     W2 = rng.standard_normal((H, Dy)) / np.sqrt(H)
     params = np.concatenate([W1.ravel(), rng.standard_normal(H), W2.ravel(), rng.standard_normal(Dy)])
@@ -59,7 +58,11 @@ def seed_problem(
     """The seed exercise's problem: data and params all standard normal, one-hot labels."""
     Dx, H, Dy = dimensions
     rng = np.random.default_rng(seed)
-    data = rng.standard_normal((M, Dx))
-    labels = np.eye(Dy)[rng.integers(0, Dy, M)]
+    data, labels = _data_labels(rng, M, Dx, Dy)
     params = rng.standard_normal((Dx + 1) * H + (H + 1) * Dy)
     return data, labels, params
+
+
+def _data_labels(rng: np.random.Generator, M: int, Dx: int, Dy: int) -> tuple[np.ndarray, np.ndarray]:
+    """Standard normal ``data`` (M x Dx) and one-hot ``labels`` (M x Dy) of uniform classes."""
+    return rng.standard_normal((M, Dx)), np.eye(Dy)[rng.integers(0, Dy, M)]

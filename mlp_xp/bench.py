@@ -285,13 +285,18 @@ def bench_shape(backend: Backend, shape: Shape, dtype: str, min_time: float, see
     return dataclasses.replace(row, timing=timing, floor=floor)
 
 
+def _baseline_medians(rows: Sequence[Row], baseline: str) -> dict[tuple[Shape, str], float]:
+    """(shape, dtype) -> the baseline backend's median, from ``rows`` themselves."""
+    return {(r.shape, r.dtype): r.timing.median_s for r in rows if r.backend == baseline and r.timing}
+
+
 def with_speedups(rows: Sequence[Row], baseline: str = "numpy") -> list[Row]:
     """``rows`` with ``speedup`` = baseline's median / the row's median, same shape and dtype.
 
     Both medians come from ``rows`` themselves, i.e. from the same run; rows without a
     baseline row (or with an error) get ``None``.
     """
-    base = {(r.shape, r.dtype): r.timing.median_s for r in rows if r.backend == baseline and r.timing}
+    base = _baseline_medians(rows, baseline)
     return [
         dataclasses.replace(r, speedup=base[r.shape, r.dtype] / r.timing.median_s)
         if r.timing and (r.shape, r.dtype) in base
@@ -317,7 +322,7 @@ def crossover(rows: Sequence[Row], baseline: str = "numpy") -> dict[str, int | N
     >>> crossover(rows)
     {'gpu': 2}
     """
-    base = {(r.shape, r.dtype): r.timing.median_s for r in rows if r.backend == baseline and r.timing}
+    base = _baseline_medians(rows, baseline)
     result: dict[str, int | None] = {}
     for name in dict.fromkeys(r.backend for r in rows if r.backend != baseline):
         mine = sorted(

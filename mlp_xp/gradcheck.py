@@ -28,6 +28,7 @@ from array_api_compat import array_namespace, device, is_array_api_obj, is_dask_
 
 from ._directions import random_unit_directions
 from ._host import frozen_global_random_state
+from .network import unravel_index
 
 if TYPE_CHECKING:
     from .network import ParamLayout
@@ -404,7 +405,7 @@ class _Context:
         return numeric, xp.sum(xp.where(u == 0, xp.zeros_like(u), self.grad * u))
 
     def name(self, flat: int) -> tuple[tuple[int, ...], str]:
-        index = _unravel(flat, self.shape)
+        index = unravel_index(flat, self.shape)
         if self.layout is not None:
             return index, self.layout.entry_name(flat)
         return index, f"x[{', '.join(map(str, index))}]" if index else "x"
@@ -433,7 +434,7 @@ def _full(ctx: _Context, *, tol: float, progress: bool, **_: Any) -> dict[str, A
     diffs = []
     with _progressbar(progress, ctx.n) as bar:
         for k in range(ctx.n):
-            ix = _unravel(k, ctx.shape)
+            ix = unravel_index(k, ctx.shape)
             f_plus = ctx.cost(xpx.at(x, ix).add(h, copy=True))
             f_minus = ctx.cost(xpx.at(x, ix).add(-h, copy=True))
             diffs.append(f_plus - f_minus)
@@ -595,14 +596,6 @@ def _passed(max_error: float, n_checked: int) -> dict[str, Any]:
 
 def _named(ctx: _Context, flags: list[bool]) -> tuple[str, ...]:
     return tuple(name for (name, _, _), bad in zip(ctx.blocks(), flags, strict=True) if bad and name)
-
-
-def _unravel(k: int, shape: tuple[int, ...]) -> tuple[int, ...]:
-    idx = []
-    for d in reversed(shape):
-        k, r = divmod(k, d)
-        idx.append(r)
-    return tuple(reversed(idx))
 
 
 @contextmanager

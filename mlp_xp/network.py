@@ -26,6 +26,21 @@ from .validation import check_dimensions, check_network_inputs
 __all__ = ["Block", "ParamLayout", "forward_backward_prop", "param_layout", "sanity_check"]
 
 
+def unravel_index(k: int, shape: tuple[int, ...]) -> tuple[int, ...]:
+    """The multi-index of flat (row-major) index ``k`` in an array of ``shape``.
+
+    Examples
+    --------
+    >>> unravel_index(5, (2, 3))
+    (1, 2)
+    """
+    idx = []
+    for d in reversed(shape):
+        k, r = divmod(k, d)
+        idx.append(r)
+    return tuple(reversed(idx))
+
+
 @dataclass(frozen=True)
 class Block:
     """One named block of the flat parameter vector: ``params[offset:offset + size]``."""
@@ -50,11 +65,7 @@ class Block:
         k = flat_index - self.offset
         if not 0 <= k < self.size:
             raise IndexError(f"flat index {flat_index} is not in block {self.name}")
-        idx = []
-        for d in reversed(self.shape):
-            k, r = divmod(k, d)
-            idx.append(r)
-        return f"{self.name}[{', '.join(map(str, reversed(idx)))}]"
+        return f"{self.name}[{', '.join(map(str, unravel_index(k, self.shape)))}]"
 
 
 @dataclass(frozen=True)
