@@ -352,6 +352,9 @@ class _Context:
         self.shape = tuple(x.shape)
         self.n = math.prod(self.shape)
         self.device = device(x)
+        # the library's own integer and float types: JAX without x64 has no int64 / float64
+        defaults = xp.__array_namespace_info__().default_dtypes(device=self.device)
+        self.index_dtype, self.real_dtype = defaults["indexing"], defaults["real floating"]
         self.calls = 0
         # f gets a copy even here, so an f that writes into its argument cannot touch x
         cost, grad = self._call(xp.asarray(x, copy=True))
@@ -445,9 +448,9 @@ def _full(ctx: _Context, *, tol: float, progress: bool, **_: Any) -> dict[str, A
     error = _error(xp, numeric, ctx.grad)
     bad = error > tol
     worst, first = xp.argmax(error), xp.argmax(xp.astype(bad, xp.int8))
-    per_block = [xp.sum(xp.astype(bad[a:b], xp.int64)) for _, a, b in ctx.blocks()]
+    per_block = [xp.sum(xp.astype(bad[a:b], ctx.index_dtype)) for _, a, b in ctx.blocks()]
     pick = [_take(xp, v, i) for i in (worst, first) for v in (ctx.grad, numeric, error)]
-    values = _fetch(xp, [worst, first, *pick, *per_block])
+    values = _fetch(ctx, [worst, first, *pick, *per_block])
     i_worst, i_first, values = values[0], values[1], values[2:]
     counts = [int(c) for c in values[6:]]
     worst_entry = ctx.entry(i_worst, *values[0:3])
@@ -474,8 +477,8 @@ def _fast(ctx: _Context, *, tol: float, k: int, seed: int, **_: Any) -> dict[str
     numeric, analytic = _persist(xp.stack(numeric)), xp.stack(analytic)
     error = _error(xp, numeric, analytic)
     j = xp.argmax(error)
-    n_failing = xp.sum(xp.astype(error > tol, xp.int64))
-    max_error, j_host, n_failing = _fetch(xp, [_take(xp, error, j), j, n_failing])
+    n_failing = xp.sum(xp.astype(error > tol, ctx.index_dtype))
+    max_error, j_host, n_failing = _fetch(ctx, [_take(xp, error, j), j, n_failing])
     if n_failing == 0:
         return _passed(max_error, k)
     calls_before = ctx.calls
@@ -501,7 +504,7 @@ def _worst_block(ctx: _Context, u: Any, d: Any, tol: float) -> tuple[tuple[str, 
     if len(blocks) == 1:
         return (), 0, ctx.n, d
     xp = ctx.xp
-    idx = xp.arange(ctx.n, dtype=xp.int64, device=ctx.device)
+    idx = xp.arange(ctx.n, dtype=ctx.index_dtype, device=ctx.device)
     errors, diffs = [], []
     for _, a, b in blocks:
         v = xp.where((idx >= a) & (idx < b), u, xp.zeros_like(u))
@@ -510,7 +513,7 @@ def _worst_block(ctx: _Context, u: Any, d: Any, tol: float) -> tuple[tuple[str, 
         errors.append(_error(xp, numeric, analytic))
         diffs.append((numeric - analytic) * norm)  # the error along v, for bisection
     diffs = _persist(xp.stack(diffs))
-    errors = _fetch(xp, errors)
+    errors = _fetch(ctx, errors)
     worst = max(range(len(blocks)), key=errors.__getitem__)
     _, a, b = blocks[worst]
     return _named(ctx, [e > tol for e in errors]), a, b, diffs[worst]
@@ -526,9 +529,9 @@ def _bisect(ctx: _Context, u: Any, d: Any, start: int, stop: int, tol: float) ->
     if 2 * levels + 2 > 2 * ctx.n / 4:  # not far below a full scan: stop at the block
         return None
     xp = ctx.xp
-    idx = xp.arange(ctx.n, dtype=xp.int64, device=ctx.device)
-    lo = xp.asarray(start, dtype=xp.int64, device=ctx.device)
-    hi = xp.asarray(stop, dtype=xp.int64, device=ctx.device)
+    idx = xp.arange(ctx.n, dtype=ctx.index_dtype, device=ctx.device)
+    lo = xp.asarray(start, dtype=ctx.index_dtype, device=ctx.device)
+    hi = xp.asarray(stop, dtype=ctx.index_dtype, device=ctx.device)
     zero = xp.zeros_like(u)
     for _ in range(levels):
         mid = (lo + hi) // 2
@@ -542,7 +545,7 @@ def _bisect(ctx: _Context, u: Any, d: Any, start: int, stop: int, tol: float) ->
         lo, hi, d = xp.where(left, lo, mid), xp.where(left, mid, hi), xp.where(left, d_left, d_right)
     e = xp.astype(idx == lo, ctx.x.dtype)
     numeric, analytic = ctx.directional(e)
-    flat, analytic, numeric, error = _fetch(xp, [lo, analytic, numeric, _error(xp, numeric, analytic)])
+    flat, analytic, numeric, error = _fetch(ctx, [lo, analytic, numeric, _error(xp, numeric, analytic)])
     return ctx.entry(flat, analytic, numeric, error) if error > tol else None
 
 
@@ -565,13 +568,15 @@ def _take(xp: Any, v: Any, i: Any) -> Any:
     return xp.reshape(xp.take(v, xp.reshape(i, (1,))), ())
 
 
-def _fetch(xp: Any, values: list[Any]) -> list[float]:
+def _fetch(ctx: _Context, values: list[Any]) -> list[float]:
     """The one place data leaves the device: 0-d arrays, stacked, read as Python floats.
 
-    Integer indices ride along exactly in float64 (below 2**53). A Dask stack is computed
-    once here rather than once per value.
+    Integer indices ride along in the library's default float dtype: exactly below 2**53 in
+    float64 (2**24 where float32 is the default, as on JAX without x64). A Dask stack is
+    computed once here rather than once per value.
     """
-    stacked = xp.stack([xp.astype(xp.asarray(v), xp.float64) for v in values])
+    xp = ctx.xp
+    stacked = xp.stack([xp.astype(xp.asarray(v), ctx.real_dtype) for v in values])
     if is_dask_array(stacked):
         stacked = stacked.compute()
     # one copy to the host where the library offers it (NumPy, CuPy, torch, JAX), rather

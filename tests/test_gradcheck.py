@@ -1,5 +1,7 @@
 import math
 import random
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -382,3 +384,24 @@ def test_nan_never_passes(backend, xp, mode):
     assert not result and result.max_error == math.inf
     assert result.worst.index == (7,) and math.isnan(result.worst.analytic)
     assert not gradcheck(lambda y: (xp.sum(y**2) * math.nan, 2 * y), x, mode=mode)
+
+
+def test_works_on_jax_without_x64():
+    # the test process has JAX's x64 on (the jax backend turns it on), so check in a fresh one
+    # that no int64 / float64 is asked of a JAX that has none (it would warn: an error here)
+    pytest.importorskip("jax")
+    code = """
+import warnings
+import jax, jax.numpy as jnp
+from mlp_xp import gradcheck
+from mlp_xp.gradcheck import GradcheckWarning
+assert not jax.config.jax_enable_x64
+x = jnp.linspace(-1, 1, 12, dtype=jnp.float32).reshape(3, 4)
+wrong = (jnp.arange(12) == 5).reshape(3, 4) * jnp.float32(0.5)
+warnings.simplefilter("ignore", GradcheckWarning)
+assert gradcheck(lambda y: (jnp.sum(y**2), 2 * y), x)
+for mode in ("full", "fast"):
+    assert not gradcheck(lambda y: (jnp.sum(y**2), 2 * y + wrong), x, mode=mode)
+"""
+    run = subprocess.run([sys.executable, "-W", "error", "-c", code], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
