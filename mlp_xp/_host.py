@@ -12,7 +12,7 @@ from contextlib import contextmanager
 
 import numpy as np
 
-__all__ = ["frozen_global_random_state", "random_problem", "seed_problem"]
+__all__ = ["frozen_global_random_state", "random_problem", "random_unit_directions", "seed_problem"]
 
 
 @contextmanager
@@ -66,3 +66,17 @@ def seed_problem(
 def _data_labels(rng: np.random.Generator, M: int, Dx: int, Dy: int) -> tuple[np.ndarray, np.ndarray]:
     """Standard normal ``data`` (M x Dx) and one-hot ``labels`` (M x Dy) of uniform classes."""
     return rng.standard_normal((M, Dx)), np.eye(Dy)[rng.integers(0, Dy, M)]
+
+
+def random_unit_directions(k: int, n: int, seed: int) -> np.ndarray:
+    """``k`` directions in ``R^n``, uniform on the unit sphere, as a float64 ``(k, n)`` array.
+
+    Examples
+    --------
+    >>> u = random_unit_directions(3, 5, seed=0)
+    >>> u.shape, bool(np.allclose(np.linalg.norm(u, axis=1), 1.0))
+    ((3, 5), True)
+    """
+    u = np.random.default_rng(seed).standard_normal((k, n))
+    norms = np.linalg.norm(u, axis=1, keepdims=True)
+    return u / np.where(norms > 0, norms, 1.0)

@@ -26,8 +26,7 @@ import array_api_extra as xpx
 import click
 from array_api_compat import array_namespace, device, is_array_api_obj, is_dask_array
 
-from ._directions import random_unit_directions
-from ._host import frozen_global_random_state
+from ._host import frozen_global_random_state, random_unit_directions
 from .network import unravel_index
 
 if TYPE_CHECKING:
