@@ -323,6 +323,11 @@ def _check_x(x: Any) -> tuple[Any, str]:
             f"x must have a real floating dtype (float64 is best); got {x.dtype}: "
             "finite differences need a continuous x"
         )
+    if not all(n is not None and n == n for n in x.shape):  # Dask says NaN, the standard None
+        raise ValueError(
+            f"x must have a known shape; got {tuple(x.shape)} (a Dask array after boolean indexing "
+            "has unknown chunk sizes: call x.compute_chunk_sizes() first)"
+        )
     return xp, str(x.dtype).rsplit(".", 1)[-1]  # "float32", not "torch.float32"
 
 

@@ -180,3 +180,17 @@ def test_scale_script_reports_worker_memory_on_a_cluster(client, capsys):
     dask_scale.report(r, "test cluster")
     out = capsys.readouterr().out
     assert "M = 4,096 rows" in out and "rows/s" in out and "of the full arrays" in out
+
+
+def test_gradcheck_refuses_an_array_of_unknown_shape_and_says_how_to_fix_it():
+    from mlp_xp import gradcheck
+
+    x = da.from_array(np.arange(1.0, 7.0), chunks=3)
+    x = x[x > 2]  # boolean indexing: Dask no longer knows the length
+
+    def f(p):
+        return da.sum(p * p), 2 * p
+
+    with pytest.raises(ValueError, match=r"x must have a known shape; got \(nan,\).*compute_chunk_sizes"):
+        gradcheck(f, x)
+    assert gradcheck(f, x.compute_chunk_sizes()).passed
