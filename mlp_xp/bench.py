@@ -56,6 +56,7 @@ __all__ = [
     "SCHEMA",
     "SWEEP_BATCHES",
     "SWEEP_DIMENSIONS",
+    "TIMING_VARIABLES",
     "Row",
     "Shape",
     "Timing",
@@ -365,6 +366,16 @@ def _tf32_settings() -> dict[str, Any]:
     return settings
 
 
+#: Environment variables that change timings: thread pools, the allocator, XLA, the GPUs seen.
+#: glibc's ``MALLOC_*`` decide whether a freed large array goes back to the kernel (and is
+#: faulted in, zeroed, on the next allocation) or stays in the process for reuse.
+TIMING_VARIABLES = (
+    "OMP_NUM_THREADS", "OMP_WAIT_POLICY", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+    "MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_ARENA_MAX",
+    "XLA_FLAGS", "XLA_PYTHON_CLIENT_PREALLOCATE", "CUDA_VISIBLE_DEVICES", "CUPY_TF32",
+)
+
+
 def environment(backends: Iterable[Backend], dtype: str) -> dict[str, Any]:
     """Where the numbers came from: versions, CPU, BLAS and threads, devices, dtype, TF32, time."""
     from threadpoolctl import threadpool_info
@@ -386,6 +397,7 @@ def environment(backends: Iterable[Backend], dtype: str) -> dict[str, Any]:
         },
         "dtype": dtype,
         "tf32": _tf32_settings(),
+        "variables": {k: os.environ[k] for k in TIMING_VARIABLES if k in os.environ},
         "timestamp": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }
 
@@ -397,9 +409,10 @@ def describe_environment(env: dict[str, Any]) -> str:
         for p in env["threadpools"]
     )
     backends = ", ".join(f"{name} {b['version']} on {b['device']}" for name, b in env["backends"].items())
+    variables = "".join(f"; {k}={v}" for k, v in env.get("variables", {}).items())  # older files: none
     return (
         f"mlp_xp {env['mlp_xp']}, Python {env['python']}, {env['cpu']} ({env['cpu_count']} CPUs), "
-        f"{pools or 'no BLAS found'}; {backends}; {env['dtype']}"
+        f"{pools or 'no BLAS found'}; {backends}; {env['dtype']}{variables}"
     )
 
 

@@ -387,7 +387,8 @@ def main(shapes: list[Shape], dtypes: tuple[str, ...], peers: tuple[str, ...], m
     blas = ", ".join(f"{i['internal_api']} {i['version']} ({i['num_threads']} threads)"
                      for i in env["threadpools"] if i["user_api"] == "blas")
     click.echo(f"{env['cpu']}, {env['cpu_count']} CPUs; BLAS {blas}, torch as many; {doc['clock']} clock; "
-               + ", ".join(f"{k} {v['version']}" for k, v in env["backends"].items()) + "\n")
+               + ", ".join(f"{k} {v['version']}" for k, v in env["backends"].items())
+               + "".join(f"; {k}={v}" for k, v in env.get("variables", {}).items()) + "\n")
     results = [
         Result(Shape.parse(r["shape"]), r["dtype"], r["implementation"],
                Timing(r["first_call_s"], tuple(r["runs_s"])), r["peak_bytes"], r["cost_diff"], r["grad_diff"])

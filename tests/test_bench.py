@@ -154,6 +154,15 @@ def test_crossover_is_where_it_stays_faster():
     assert result == {"lucky": 8, "never": None, "always": 1, "missing": None}
 
 
+def test_environment_records_the_variables_that_change_timings(monkeypatch):
+    monkeypatch.setenv("MALLOC_MMAP_THRESHOLD_", "268435456")
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    env = bench.environment([get_backend("numpy")], "float64")
+    assert env["variables"]["MALLOC_MMAP_THRESHOLD_"] == "268435456"
+    assert "OMP_NUM_THREADS" not in env["variables"]
+    assert "; MALLOC_MMAP_THRESHOLD_=268435456" in bench.describe_environment(env)
+
+
 def test_report_is_json_with_every_row_and_the_environment():
     rows = bench.with_speedups([_row("numpy", 4, 1e-3), _row("torch", 4, 5e-4)])
     rows[1] = Row(**{**rows[1].__dict__, "floor": Timing(1e-3, (2.5e-4,) * MIN_RUNS)})
@@ -162,7 +171,8 @@ def test_report_is_json_with_every_row_and_the_environment():
     doc = json.loads(json.dumps(bench.report(rows, env, 0.5, {"torch": 4})))
     assert doc["schema"] == SCHEMA and doc["crossover"] == {"torch": 4}
     assert doc["settings"] == {"min_time_s": 0.5, "min_runs": MIN_RUNS, "max_warmup": bench.MAX_WARMUP}
-    for key in ("mlp_xp", "python", "cpu", "threadpools", "backends", "dtype", "tf32", "timestamp"):
+    keys = ("mlp_xp", "python", "cpu", "threadpools", "backends", "dtype", "tf32", "variables", "timestamp")
+    for key in keys:
         assert key in doc["environment"]
     assert doc["environment"]["backends"]["numpy"]["version"] == np.__version__
     torch_row = doc["rows"][1]
