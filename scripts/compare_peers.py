@@ -14,7 +14,9 @@ On the same data, dtype and threads, one forward and backward pass of the two-la
 
 Calls are interleaved: every round calls each implementation once, in a shuffled order, so
 the drifts of a shared machine hit them all alike; ratios of medians measured in one run
-are what the report compares. Peak memory is what ``tracemalloc`` sees allocated during one
+are what the report compares. Each time ratio comes with a 95% bootstrap interval over the
+rounds (:func:`ratio_ci`), and a target counts as met only when the whole interval is
+within it: "on the line" when the interval straddles the limit (run more rounds). Peak memory is what ``tracemalloc`` sees allocated during one
 call (NumPy reports its buffers to it; PyTorch and JAX do not, so they have none). The
 agreement columns are each peer's largest difference from mlp_xp: the cost's relative
 difference and the gradient's largest absolute difference over its largest entry.
@@ -311,38 +313,67 @@ def summary_table(results: list[Result]) -> str:
     return "\n".join(lines)
 
 
+def ratio_ci(ours: Timing, theirs: Timing, level: float = 0.95, n_boot: int = 4000) -> tuple[float, float]:
+    """Bootstrap interval of ``median(ours) / median(theirs)``, resampling whole rounds.
+
+    Round ``i`` timed both calls side by side, so the pair ``(ours.runs_s[i], theirs.runs_s[i])``
+    shares that moment's load; resampling pairs keeps what they share. The seed is fixed, so
+    a saved run always prints the same interval.
+    """
+    a, b = np.asarray(ours.runs_s), np.asarray(theirs.runs_s)
+    n = min(len(a), len(b))
+    idx = np.random.default_rng(0).integers(0, n, size=(n_boot, n))
+    ratios = np.median(a[:n][idx], axis=1) / np.median(b[:n][idx], axis=1)
+    lo, hi = np.quantile(ratios, [(1 - level) / 2, (1 + level) / 2])
+    return float(lo), float(hi)
+
+
+def verdict(value: float, limit: float, ci: tuple[float, float] | None) -> str:
+    """``met`` or ``missed`` where the whole interval is on one side of the limit, else ``on the line``."""
+    lo, hi = ci if ci is not None else (value, value)
+    return "met" if hi <= limit else "missed" if lo > limit else "on the line"
+
+
+def _target(ours: Result, what: str, value: float, limit: float,
+            ci: tuple[float, float] | None) -> dict[str, Any]:
+    return {"shape": str(ours.shape), "dtype": ours.dtype, "what": what, "value": value, "ci95": ci,
+            "target": limit, "met": value <= limit, "verdict": verdict(value, limit, ci)}
+
+
+def _time_target(ours: Result, what: str, other: Result, limit: float) -> dict[str, Any]:
+    value = ours.timing.median_s / other.timing.median_s
+    return _target(ours, what, value, limit, ratio_ci(ours.timing, other.timing))
+
+
 def targets(results: list[Result]) -> list[dict[str, Any]]:
-    """The issue's targets, each with its measured value and whether it is met."""
+    """The issue's targets, each with its measured value, its 95% interval, and the verdict."""
     by = _by(results)
     out = []
     for shape, dtype in dict.fromkeys((str(r.shape), r.dtype) for r in results):
-        ours = by[(shape, dtype, "mlp_xp")]
-        seed = by[(shape, dtype, "seed")]
-        small = Shape.parse(shape).flops < SMALL_FLOPS
-
-        def add(what: str, value: float, limit: float, shape: str = shape, dtype: str = dtype) -> None:
-            out.append({"shape": shape, "dtype": dtype, "what": what, "value": value, "target": limit,
-                        "met": value <= limit})
-
-        if small:
-            add("time / seed's", ours.timing.median_s / seed.timing.median_s, SMALL_TARGET)
+        ours, seed = by[(shape, dtype, "mlp_xp")], by[(shape, dtype, "seed")]
+        if Shape.parse(shape).flops < SMALL_FLOPS:
+            out.append(_time_target(ours, "time / seed's", seed, SMALL_TARGET))
             continue
-        floor = by[(shape, dtype, "products")].timing.median_s
-        add("time / products", ours.timing.median_s / floor, PRODUCTS_TARGET[dtype])
-        add("peak memory / seed's", ours.peak_bytes / seed.peak_bytes, MEMORY_TARGET)
+        products = by[(shape, dtype, "products")]
+        out.append(_time_target(ours, "time / products", products, PRODUCTS_TARGET[dtype]))
+        memory = ours.peak_bytes / seed.peak_bytes  # tracemalloc counts bytes: exact, no interval
+        out.append(_target(ours, "peak memory / seed's", memory, MEMORY_TARGET, None))
         if (shape, dtype, "torch") in by:
-            add("time / torch's", ours.timing.median_s / by[(shape, dtype, "torch")].timing.median_s,
-                TORCH_TARGET)
+            out.append(_time_target(ours, "time / torch's", by[(shape, dtype, "torch")], TORCH_TARGET))
     return out
 
 
 def targets_table(rows: list[dict[str, Any]]) -> str:
-    lines = ["| M x Dx x H x Dy | dtype | mlp_xp's | measured | target | met |",
-             "| --- | --- | --- | ---: | ---: | --- |"]
+    lines = ["| M x Dx x H x Dy | dtype | mlp_xp's | measured | 95% interval | target | met |",
+             "| --- | --- | --- | ---: | ---: | ---: | --- |"]
     for t in rows:
-        lines.append(f"| {t['shape']} | {t['dtype']} | {t['what']} | {t['value']:.2f} | <= {t['target']:.2f} "
-                     f"| {'yes' if t['met'] else 'NO'} |")
+        ci = "-" if t["ci95"] is None else f"{t['ci95'][0]:.2f} to {t['ci95'][1]:.2f}"
+        lines.append(f"| {t['shape']} | {t['dtype']} | {t['what']} | {t['value']:.2f} | {ci} "
+                     f"| <= {t['target']:.2f} | {_VERDICTS[t['verdict']]} |")
     return "\n".join(lines)
+
+
+_VERDICTS = {"met": "yes", "missed": "NO", "on the line": "on the line"}
 
 
 def _parse_shape(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> list[Shape]:

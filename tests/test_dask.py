@@ -1,7 +1,6 @@
 """The Dask backend: row chunks, laziness, chunk-by-chunk reductions, threads and a process cluster."""
 
 import importlib.util
-import pathlib
 
 import dask
 import dask.array as da
@@ -21,19 +20,10 @@ from mlp_xp.backends import (
 )
 
 from ._reference import reference_forward_backward
+from ._scripts import load_script
 
-SCRIPT = pathlib.Path(__file__).parents[1] / "scripts" / "dask_scale.py"
 M, DIMS, CHUNK_ROWS = 200, (12, 7, 5), 16  # 13 chunks of rows
-
-
-def _load_script():
-    spec = importlib.util.spec_from_file_location("dask_scale", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-dask_scale = _load_script()
+dask_scale = load_script("dask_scale")
 
 
 @pytest.fixture

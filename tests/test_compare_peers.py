@@ -1,0 +1,78 @@
+"""scripts/compare_peers.py: the interval of a ratio, the verdicts, and a whole run on tiny shapes."""
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from mlp_xp.bench import Timing
+
+from ._scripts import load_script
+
+
+@pytest.fixture(scope="module")
+def peers():
+    mp = pytest.MonkeyPatch()
+    mp.setenv("OMP_WAIT_POLICY", "PASSIVE")  # the script sets it on import: keep it out of other tests
+    try:
+        yield load_script("compare_peers")
+    finally:
+        mp.undo()
+
+
+def _timing(runs):
+    return Timing(first_s=runs[0], runs_s=tuple(runs))
+
+
+def test_ratio_interval_holds_the_ratio_and_widens_with_the_noise(peers):
+    rng = np.random.default_rng(1)
+
+    def pair(n, load_swing):
+        load = rng.uniform(1.0, 1.0 + load_swing, n)  # a shared machine slows a whole round
+        ours, theirs = (0.1 * load * rng.normal(1, 0.01, n) for _ in range(2))
+        return _timing(1.08 * ours), _timing(theirs)
+
+    quiet, noisy = peers.ratio_ci(*pair(41, 0.0)), peers.ratio_ci(*pair(41, 0.6))
+    for lo, hi in (quiet, noisy, peers.ratio_ci(*pair(401, 0.6))):
+        assert lo < 1.08 < hi
+    assert quiet[1] - quiet[0] < 0.02 < noisy[1] - noisy[0]
+    ours, theirs = pair(9, 0.6)
+    assert peers.ratio_ci(ours, theirs) == peers.ratio_ci(ours, theirs)  # a saved run reprints the same
+
+
+def test_verdict_is_decided_only_by_an_interval_on_one_side(peers):
+    assert peers.verdict(1.05, 1.10, (1.03, 1.08)) == "met"
+    assert peers.verdict(1.12, 1.10, (1.11, 1.14)) == "missed"
+    assert peers.verdict(1.09, 1.10, (1.07, 1.12)) == "on the line"
+    assert peers.verdict(1.12, 1.10, (1.08, 1.14)) == "on the line"
+    assert peers.verdict(0.5, 0.65, None) == "met" and peers.verdict(0.7, 0.65, None) == "missed"
+
+
+def test_a_run_writes_json_that_reprints_the_same_tables(peers, tmp_path):
+    pytest.importorskip("torch")
+    out = tmp_path / "peers.json"
+    args = ["-s", "8x4x3x2", "-s", "128x64x64x32", "-d", "float64", "--peer", "torch",
+            "--min-time", "0", "--min-rounds", "3", "--json", str(out)]
+    run = CliRunner().invoke(peers.main, args)
+    assert run.exit_code == 0, run.output
+    doc = json.loads(out.read_text())
+    impls = {(r["shape"], r["implementation"]) for r in doc["results"]}
+    shapes, implementations = ("8x4x3x2", "128x64x64x32"), ("mlp_xp", "seed", "products", "torch")
+    assert impls == {(s, i) for s in shapes for i in implementations}
+    for r in doc["results"]:
+        assert len(r["runs_s"]) >= 3 and r["median_s"] > 0
+        if r["implementation"] in ("seed", "torch"):  # the same cost and gradient as mlp_xp's
+            assert r["cost_diff"] < 1e-12 and r["grad_diff"] < 1e-12
+    whats = [(t["shape"], t["what"]) for t in doc["targets"]]
+    assert whats == [("8x4x3x2", "time / seed's"), ("128x64x64x32", "time / products"),
+                     ("128x64x64x32", "peak memory / seed's"), ("128x64x64x32", "time / torch's")]
+    for t in doc["targets"]:
+        assert t["verdict"] == peers.verdict(t["value"], t["target"], t["ci95"])
+        assert (t["ci95"] is None) == (t["what"] == "peak memory / seed's")
+        if t["ci95"] is not None:
+            assert t["ci95"][0] <= t["ci95"][1]
+    report = CliRunner().invoke(peers.main, ["--report", str(out)])
+    assert report.exit_code == 0, report.output
+    assert peers.targets_table(doc["targets"]) in report.output
+    assert "| 128x64x64x32 | float64 | time / products |" in report.output
