@@ -1,6 +1,10 @@
-"""scripts/compare_peers.py: the interval of a ratio, the verdicts, and a whole run on tiny shapes."""
+"""scripts/compare_peers.py (the interval of a ratio, the verdicts, a whole run on tiny shapes) and
+scripts/elementwise_costs.py."""
 
 import json
+import re
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -8,7 +12,7 @@ from click.testing import CliRunner
 
 from mlp_xp.bench import Timing
 
-from ._scripts import load_script
+from ._scripts import SCRIPTS, load_script
 
 
 @pytest.fixture(scope="module")
@@ -76,3 +80,24 @@ def test_a_run_writes_json_that_reprints_the_same_tables(peers, tmp_path):
     assert report.exit_code == 0, report.output
     assert peers.targets_table(doc["targets"]) in report.output
     assert "| 128x64x64x32 | float64 | time / products |" in report.output
+
+
+def test_elementwise_costs_prints_every_operation_and_mlp_xp_s_sum(peers):
+    # run as a script: it imports compare_peers from its own folder, as `python scripts/...` does
+    script = str(SCRIPTS / "elementwise_costs.py")
+    run = subprocess.run([sys.executable, script, "-s", "64x8x32x4", "--rounds", "3"],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    for operation in ("five products", "tanh into a fresh array", "tanh into an existing array (out=)",
+                      "row-broadcast add (z += b1)", "multiply by an array (delta *= h)", "column sum"):
+        assert f"| {operation}" in run.stdout
+    medians = dict(re.findall(r"^\| ([^|]+?) \| ([\d.e+-]+) \|", run.stdout, re.MULTILINE))
+    total = re.search(r"mlp_xp's passes over M x H \(.*\): ([\d.e+-]+) ms, ([\d.]+)% of", run.stdout)
+    assert total and medians
+    passes = load_script("elementwise_costs").MLP_XP_PASSES  # it finds compare_peers loaded by `peers`
+    expected = sum(n * float(medians[name]) for name, n in passes.items())
+    assert float(total[1]) == pytest.approx(expected, rel=0.02)
+    assert float(total[2]) == pytest.approx(100 * expected / float(medians["five products"]), rel=0.02)
+    bad = subprocess.run([sys.executable, script, "-s", "64x8"], capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "Invalid value for --shape: expected M x Dx x H x Dy" in bad.stderr
+    assert "Traceback" not in bad.stderr
