@@ -16,10 +16,12 @@ Calls are interleaved: every round calls each implementation once, in a shuffled
 the drifts of a shared machine hit them all alike; ratios of medians measured in one run
 are what the report compares. Each time ratio comes with a 95% bootstrap interval over the
 rounds (:func:`ratio_ci`), and a target counts as met only when the whole interval is
-within it: "on the line" when the interval straddles the limit (run more rounds). Peak memory is what ``tracemalloc`` sees allocated during one
-call (NumPy reports its buffers to it; PyTorch and JAX do not, so they have none). The
-agreement columns are each peer's largest difference from mlp_xp: the cost's relative
-difference and the gradient's largest absolute difference over its largest entry.
+within it: "on the line" when the interval straddles the limit (run more rounds).
+
+Peak memory is what ``tracemalloc`` sees allocated during one call (NumPy reports its
+buffers to it; PyTorch and JAX do not, so they have none). The agreement columns are each
+peer's largest difference from mlp_xp: the cost's relative difference and the gradient's
+largest absolute difference over its largest entry.
 
 Thread pools: ``--threads`` limits NumPy's BLAS (threadpoolctl), PyTorch
 (``torch.set_num_threads``) and, for one thread, XLA; without it the BLAS's own count is
