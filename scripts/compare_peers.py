@@ -16,7 +16,8 @@ Calls are interleaved: every round calls each implementation once, in a shuffled
 the drifts of a shared machine hit them all alike; ratios of medians measured in one run
 are what the report compares. Each time ratio comes with a 95% bootstrap interval over the
 rounds (:func:`ratio_ci`), and a target counts as met only when the whole interval is
-within it: "on the line" when the interval straddles the limit (run more rounds).
+within it: "on the line" when the interval straddles the limit (run more rounds). Below
+``MIN_CI_ROUNDS`` rounds a time ratio gets no interval and no verdict.
 
 Peak memory is what ``tracemalloc`` sees allocated during one call (NumPy reports its
 buffers to it; PyTorch and JAX do not, so they have none). The agreement columns are each
@@ -71,6 +72,8 @@ TORCH_TARGET = 1.0
 #: Below this many floating-point operations a shape is "small": judged against the seed's time.
 SMALL_FLOPS = 2 * 10**6
 CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
+#: Fewer rounds than this give no interval (and no verdict) for a time ratio.
+MIN_CI_ROUNDS = 15
 #: Each timed sample lasts at least this long (tiny shapes repeat the call within a sample).
 MIN_SAMPLE_S = 2e-3
 
@@ -315,36 +318,46 @@ def summary_table(results: list[Result]) -> str:
     return "\n".join(lines)
 
 
-def ratio_ci(ours: Timing, theirs: Timing, level: float = 0.95, n_boot: int = 4000) -> tuple[float, float]:
+def ratio_ci(ours: Timing, theirs: Timing, level: float = 0.95,
+             n_boot: int = 4000) -> tuple[float, float] | None:
     """Bootstrap interval of ``median(ours) / median(theirs)``, resampling whole rounds.
 
     Round ``i`` timed both calls side by side, so the pair ``(ours.runs_s[i], theirs.runs_s[i])``
     shares that moment's load; resampling pairs keeps what they share. The seed is fixed, so
-    a saved run always prints the same interval.
+    a saved run always prints the same interval. ``None`` below ``MIN_CI_ROUNDS`` rounds, where
+    a bootstrap of a median is too coarse to mean much.
     """
     a, b = np.asarray(ours.runs_s), np.asarray(theirs.runs_s)
-    n = min(len(a), len(b))
-    idx = np.random.default_rng(0).integers(0, n, size=(n_boot, n))
-    ratios = np.median(a[:n][idx], axis=1) / np.median(b[:n][idx], axis=1)
+    if len(a) != len(b):
+        raise ValueError(f"ratio_ci needs one run of each per round, got {len(a)} and {len(b)} runs")
+    if len(a) < MIN_CI_ROUNDS:
+        return None
+    idx = np.random.default_rng(0).integers(0, len(a), size=(n_boot, len(a)))
+    ratios = np.median(a[idx], axis=1) / np.median(b[idx], axis=1)
     lo, hi = np.quantile(ratios, [(1 - level) / 2, (1 + level) / 2])
     return float(lo), float(hi)
 
 
 def verdict(value: float, limit: float, ci: tuple[float, float] | None) -> str:
-    """``met`` or ``missed`` where the whole interval is on one side of the limit, else ``on the line``."""
+    """``met`` or ``missed`` where the whole interval is on one side of the limit, else ``on the line``.
+
+    ``ci=None`` means the value is exact (a byte count), so it alone decides.
+    """
     lo, hi = ci if ci is not None else (value, value)
     return "met" if hi <= limit else "missed" if lo > limit else "on the line"
 
 
-def _target(ours: Result, what: str, value: float, limit: float,
-            ci: tuple[float, float] | None) -> dict[str, Any]:
+def _target(ours: Result, what: str, value: float, limit: float, ci: tuple[float, float] | None,
+            judged: str | None = None) -> dict[str, Any]:
+    judged = judged or verdict(value, limit, ci)
     return {"shape": str(ours.shape), "dtype": ours.dtype, "what": what, "value": value, "ci95": ci,
-            "target": limit, "met": value <= limit, "verdict": verdict(value, limit, ci)}
+            "target": limit, "met": judged == "met", "verdict": judged}
 
 
 def _time_target(ours: Result, what: str, other: Result, limit: float) -> dict[str, Any]:
     value = ours.timing.median_s / other.timing.median_s
-    return _target(ours, what, value, limit, ratio_ci(ours.timing, other.timing))
+    ci = ratio_ci(ours.timing, other.timing)
+    return _target(ours, what, value, limit, ci, None if ci else "too few rounds")
 
 
 def targets(results: list[Result]) -> list[dict[str, Any]]:
@@ -369,13 +382,13 @@ def targets_table(rows: list[dict[str, Any]]) -> str:
     lines = ["| M x Dx x H x Dy | dtype | mlp_xp's | measured | 95% interval | target | met |",
              "| --- | --- | --- | ---: | ---: | ---: | --- |"]
     for t in rows:
-        ci = "-" if t["ci95"] is None else f"{t['ci95'][0]:.2f} to {t['ci95'][1]:.2f}"
-        lines.append(f"| {t['shape']} | {t['dtype']} | {t['what']} | {t['value']:.2f} | {ci} "
-                     f"| <= {t['target']:.2f} | {_VERDICTS[t['verdict']]} |")
+        ci = "-" if t["ci95"] is None else f"{t['ci95'][0]:.3f} to {t['ci95'][1]:.3f}"
+        lines.append(f"| {t['shape']} | {t['dtype']} | {t['what']} | {t['value']:.3f} | {ci} "
+                     f"| <= {t['target']:.2f} | {_VERDICTS.get(t['verdict'], t['verdict'])} |")
     return "\n".join(lines)
 
 
-_VERDICTS = {"met": "yes", "missed": "NO", "on the line": "on the line"}
+_VERDICTS = {"met": "yes", "missed": "NO"}  # "on the line" and "too few rounds" print as they are
 
 
 def _parse_shape(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> list[Shape]:

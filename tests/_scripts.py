@@ -13,5 +13,9 @@ def load_script(name: str):
         spec = importlib.util.spec_from_file_location(name, SCRIPTS / f"{name}.py")
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module  # before running it: its dataclasses look their module up
-        spec.loader.exec_module(module)
+        try:
+            spec.loader.exec_module(module)
+        except BaseException:
+            del sys.modules[name]  # no half-built module for the next test to find
+            raise
     return sys.modules[name]
