@@ -370,8 +370,9 @@ def _tf32_settings() -> dict[str, Any]:
 #: glibc's ``MALLOC_*`` decide whether a freed large array goes back to the kernel (and is
 #: faulted in, zeroed, on the next allocation) or stays in the process for reuse.
 TIMING_VARIABLES = (
-    "OMP_NUM_THREADS", "OMP_WAIT_POLICY", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
-    "MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_ARENA_MAX",
+    "OMP_NUM_THREADS", "OMP_WAIT_POLICY", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS",
+    "MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_TOP_PAD_", "MALLOC_MMAP_MAX_",
+    "MALLOC_ARENA_MAX", "GLIBC_TUNABLES", "NUMPY_MADVISE_HUGEPAGE",
     "XLA_FLAGS", "XLA_PYTHON_CLIENT_PREALLOCATE", "CUDA_VISIBLE_DEVICES", "CUPY_TF32",
 )
 

@@ -325,8 +325,8 @@ def _check_x(x: Any) -> tuple[Any, str]:
         )
     if not all(n is not None and n == n for n in x.shape):  # Dask says NaN, the standard None
         raise ValueError(
-            f"x must have a known shape; got {tuple(x.shape)} (a Dask array after boolean indexing "
-            "has unknown chunk sizes: call x.compute_chunk_sizes() first)"
+            f"x must have a known shape; got {tuple(x.shape)} (for a Dask array, say after boolean "
+            "indexing, call x.compute_chunk_sizes() first)"
         )
     return xp, str(x.dtype).rsplit(".", 1)[-1]  # "float32", not "torch.float32"
 
