@@ -92,6 +92,11 @@ def test_a_run_writes_json_that_reprints_the_same_tables(peers, tmp_path):
     assert report.exit_code == 0, report.output
     assert peers.targets_table(doc["targets"]) in report.output
     assert "| 128x64x64x32 | float64 | time / products |" in report.output
+    # a file from before the environment had "variables" and targets had verdicts reprints too
+    del doc["environment"]["variables"], doc["targets"]
+    out.write_text(json.dumps(doc))
+    old = CliRunner().invoke(peers.main, ["--report", str(out)])
+    assert old.exit_code == 0 and old.output.split("\n", 1)[1] == report.output.split("\n", 1)[1]
 
 
 def test_elementwise_costs_prints_every_operation_and_mlp_xp_s_sum(peers):
