@@ -65,6 +65,7 @@ __all__ = [
     "describe_environment",
     "environment",
     "format_seconds",
+    "matmul_floor",
     "plot_sweep",
     "report",
     "time_calls",
@@ -220,8 +221,18 @@ def _on_device(backend: Backend, arrays: Iterable[np.ndarray], dtype: str) -> li
     return moved
 
 
-def _matmul_floor(backend: Backend, shape: Shape, dtype: str, seed: int) -> Callable[[], Any]:
-    """The five matrix products of ``forward_backward_prop``, alone, on random operands."""
+def matmul_floor(backend: Backend, shape: Shape, dtype: str, seed: int) -> Callable[[], Any]:
+    """The five matrix products of ``forward_backward_prop``, alone, on random operands.
+
+    Returns a function that computes them (the floor a forward and backward pass cannot beat).
+
+    Examples
+    --------
+    >>> from mlp_xp.backends import get_backend
+    >>> products = matmul_floor(get_backend("numpy"), Shape(8, 4, 3, 2), "float64", seed=0)
+    >>> [p.shape for p in products()]  # data W1, h W2, h^T delta1, delta1 W2^T, data^T delta3
+    [(8, 3), (8, 2), (3, 2), (8, 3), (4, 3)]
+    """
     M, Dx, H, Dy = shape.M, shape.Dx, shape.H, shape.Dy
     rng = np.random.default_rng(seed)
     data, W1, W2, h, delta1, delta3 = _on_device(
@@ -279,7 +290,7 @@ def bench_shape(backend: Backend, shape: Shape, dtype: str, min_time: float, see
     try:
         # one set of operands on the device at a time: the first call's are freed on return
         timing = time_calls(backend, _network_call(backend, shape, dtype, seed), min_time)
-        floor = time_calls(backend, _matmul_floor(backend, shape, dtype, seed), min_time)
+        floor = time_calls(backend, matmul_floor(backend, shape, dtype, seed), min_time)
     except Exception as exc:  # reported per row; the run goes on
         first_line = (str(exc).splitlines() or [""])[0]
         return dataclasses.replace(row, error=f"{type(exc).__name__}: {first_line}")

@@ -24,7 +24,7 @@ from compare_peers import CLOCKS, time_interleaved  # this folder is on sys.path
 from threadpoolctl import threadpool_limits
 
 from mlp_xp.backends import get_backend
-from mlp_xp.bench import Shape, _matmul_floor
+from mlp_xp.bench import Shape, matmul_floor
 
 #: forward_backward_prop's passes over M x H: operation -> how many times one call does it.
 MLP_XP_PASSES = {
@@ -44,7 +44,7 @@ def operations(shape: Shape, dtype: str) -> dict[str, Callable[[], Any]]:
     out, ones = np.tanh(z), np.ones_like(z)  # values in (-1, 1): nothing drifts into subnormals
     zero_row = np.zeros(H, dtype=dtype)
     return {
-        "five products": _matmul_floor(get_backend("numpy"), shape, dtype, seed=0),
+        "five products": matmul_floor(get_backend("numpy"), shape, dtype, seed=0),
         "tanh into a fresh array": lambda: np.tanh(z),
         "tanh into an existing array (out=)": lambda: np.tanh(z, out=out),
         "row-broadcast add (z += b1)": lambda: np.add(out, zero_row, out=out),
