@@ -59,7 +59,7 @@ from threadpoolctl import threadpool_info, threadpool_limits
 from mlp_xp import forward_backward_prop
 from mlp_xp._host import random_problem
 from mlp_xp.backends import BackendUnavailable, get_backend
-from mlp_xp.bench import Shape, Timing, environment
+from mlp_xp.bench import Shape, Timing, environment, matmul_floor
 
 SHAPES = ("20x10x5x10", "4096x784x512x10", "4096x1024x1024x1024", "2048x256x2048x256")
 DTYPES = ("float64", "float32")
@@ -105,16 +105,6 @@ def seed_forward_backward_prop(data, labels, params, dimensions):
     gradb1 = np.sum(d3, 0)
     grad = np.concatenate((gradW1.flatten(), gradb1.flatten(), gradW2.flatten(), gradb2.flatten()))
     return cost, grad
-
-
-def _products(shape: Shape, data: np.ndarray, params: np.ndarray) -> Callable[[], Any]:
-    """The five products of one pass, alone, on operands of the right shapes and dtype."""
-    M, Dx, H, Dy = shape.M, shape.Dx, shape.H, shape.Dy
-    W1 = np.reshape(params[: Dx * H], (Dx, H))
-    W2 = np.reshape(params[(Dx + 1) * H : (Dx + 1) * H + H * Dy], (H, Dy))
-    rng = np.random.default_rng(1)
-    h, delta1, delta3 = (rng.random(s).astype(data.dtype) for s in ((M, H), (M, Dy), (M, H)))
-    return lambda: (data @ W1, h @ W2, h.T @ delta1, delta1 @ W2.T, data.T @ delta3)
 
 
 def blas_threads() -> int:
@@ -247,7 +237,7 @@ def compare(
     calls: dict[str, Callable[[], Any]] = {
         "mlp_xp": lambda: forward_backward_prop(data, labels, params, dims),
         "seed": lambda: seed_forward_backward_prop(data, labels, params, dims),
-        "products": _products(shape, data, params),
+        "products": matmul_floor(get_backend("numpy"), shape, dtype, seed=1),
     }
     for peer, make in (("torch", _torch), ("jax", _jax)):
         if peer in peers:
