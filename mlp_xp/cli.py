@@ -190,7 +190,7 @@ def _bench_rows(
 ) -> list[Row]:
     """Every backend at every shape, with a progress bar on stderr, and speedups against NumPy."""
     jobs = [(shape, b) for shape in shapes for b in backends]  # all backends at one shape, close in time
-    with click.progressbar(jobs, label="timing", file=click.get_text_stream("stderr"),
+    with click.progressbar(jobs, label="timing", file=sys.stderr,
                            item_show_func=lambda job: job and f"{job[1].name} {job[0]}") as bar:
         rows = [bench.bench_shape(b, shape, dtype, min_time) for shape, b in bar]
     return bench.with_speedups(rows)

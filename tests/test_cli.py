@@ -1,9 +1,12 @@
 """The ``mlp-xp`` command: every command, every user mistake (one line, exit 2), the entry point."""
 
+import dataclasses
 import json
+import re
 import shutil
 import subprocess
 import sys
+import sysconfig
 import warnings
 from pathlib import Path
 
@@ -78,15 +81,53 @@ def test_python_dash_m_is_the_same_command():
     assert __main__.main is cli.main
 
 
+def table_rows(output):
+    """The rows of the table in ``output``, each a dict by header, cut at the columns of its dashes.
+
+    Cells may hold spaces (a device named ``NVIDIA H200``, a reason), so they are read by
+    position under the ``----`` line, not split on whitespace.
+    """
+    lines = output.splitlines()
+    rule = next(i for i, line in enumerate(lines) if line and set(line) <= {"-", " "})
+    spans = [m.span() for m in re.finditer(r"-+", lines[rule])]
+    starts = [a for a, _ in spans]
+    ends = [*starts[1:], None]
+
+    def cells(line):
+        return [line[a:b].strip() for a, b in zip(starts, ends, strict=True)]
+
+    headers = cells(lines[rule - 1])
+    return [dict(zip(headers, cells(line), strict=True)) for line in lines[rule + 1 :] if line.strip()]
+
+
+def check_backends_table(output, backends):
+    rows = {row["backend"]: row for row in table_rows(output)}
+    assert list(rows) == list(backends)
+    for name, b in backends.items():
+        row = rows[name]
+        if isinstance(b, BackendUnavailable):
+            assert (row["available"], row["why not"]) == ("no", b.reason)
+        else:
+            assert [row[k] for k in ("available", "version", "device", "float64", "why not")] == [
+                "yes", b.version, b.device_name, "yes" if b.supports_float64 else "no", ""]
+
+
 def test_backends_lists_every_known_backend_and_why():
     result = run("backends")
     assert result.exit_code == 0
-    for name, b in known_backends().items():
-        [line] = table_lines(result.stdout, name)
-        if isinstance(b, BackendUnavailable):
-            assert line.split()[1] == "no" and line.endswith(b.reason)
-        else:
-            assert line.split()[1:5] == ["yes", b.version, b.device_name, "yes"]
+    check_backends_table(result.stdout, known_backends())
+
+
+def test_backends_table_reads_a_device_name_with_spaces(monkeypatch):
+    # a GPU machine prints e.g. "NVIDIA H200": the columns must still be read right
+    gpu = dataclasses.replace(get_backend("numpy"), name="cupy", device_name="NVIDIA H200 NVL")
+    backends = {"numpy": get_backend("numpy"), "cupy": gpu,
+                "jax-gpu": BackendUnavailable("jax-gpu", "no GPU device visible to JAX")}
+    monkeypatch.setattr(cli, "known_backends", lambda: backends)
+    result = run("backends")
+    assert result.exit_code == 0, result.output
+    assert "NVIDIA H200 NVL" in result.stdout
+    check_backends_table(result.stdout, backends)
 
 
 def test_sanity_passes_on_the_chosen_backends():
@@ -282,7 +323,8 @@ def test_an_existing_output_file_is_kept_when_the_check_passes(tmp_path):
 
 
 def test_installed_command_runs_as_a_subprocess(tmp_path):
-    exe = shutil.which("mlp-xp")
+    # the entry point installed for this interpreter, whether or not its environment is activated
+    exe = shutil.which("mlp-xp", path=sysconfig.get_path("scripts"))
     assert exe, "the mlp-xp entry point is not installed (pip install -e .)"
     path = tmp_path / "out.json"
     ok = subprocess.run([exe, "bench", "--backend", "numpy", *TINY, "--json", str(path)],
