@@ -5,19 +5,36 @@ pass arrays of any of them and get arrays of the same library and device back.
 """
 
 from .functions import log_softmax, sigmoid, sigmoid_grad, softmax
-from .gradcheck import GradcheckResult, gradcheck, gradcheck_naive
-from .network import forward_backward_prop, param_layout, sanity_check
+from .gradcheck import (
+    GradcheckEntry,
+    GradcheckError,
+    GradcheckResult,
+    GradcheckWarning,
+    gradcheck,
+    gradcheck_naive,
+)
+from .layout import Block, ParamLayout, param_layout
+from .network import forward_backward_prop
+from .problems import random_problem, seed_problem
+from .sanity import sanity_check
 from .validation import check_values
 
 __all__ = [
+    "Block",
+    "GradcheckEntry",
+    "GradcheckError",
     "GradcheckResult",
+    "GradcheckWarning",
+    "ParamLayout",
     "check_values",
     "forward_backward_prop",
     "gradcheck",
     "gradcheck_naive",
     "log_softmax",
     "param_layout",
+    "random_problem",
     "sanity_check",
+    "seed_problem",
     "sigmoid",
     "sigmoid_grad",
     "softmax",

@@ -31,6 +31,8 @@ __all__ = [
     "Backend",
     "BackendUnavailable",
     "available_backends",
+    "dask_chunk_rows",
+    "dask_scheduler",
     "get_backend",
     "known_backends",
 ]
@@ -158,7 +160,7 @@ def _torch(device: str) -> Callable[[], Backend]:
             if not torch.cuda.is_available():
                 raise BackendUnavailable("torch-cuda", "no CUDA device visible to PyTorch")
             name, device_name, accel = "torch-cuda", torch.cuda.get_device_name(0), True
-            sync = partial(torch.cuda.synchronize, 0)
+            sync: Callable[[], None] = partial(torch.cuda.synchronize, 0)
         else:
             name, device_name, accel, sync = "torch", "cpu", False, (lambda: None)
         dev = torch.device(device, 0) if device == "cuda" else torch.device(device)

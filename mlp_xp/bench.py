@@ -45,9 +45,9 @@ from typing import Any
 
 import numpy as np
 
-from ._host import random_problem
 from .backends import Backend
 from .network import forward_backward_prop
+from .problems import random_problem
 from .validation import check_values
 
 __all__ = [
@@ -269,7 +269,7 @@ class Row:
 
 
 def _network_call(backend: Backend, shape: Shape, dtype: str, seed: int) -> Callable[[], Any]:
-    """``forward_backward_prop`` on :func:`mlp_xp._host.random_problem`'s data, on the device.
+    """``forward_backward_prop`` on :func:`mlp_xp.problems.random_problem`'s data, on the device.
 
     The data are drawn on the host from ``seed``, so every backend sees the same numbers,
     and their values are checked once (one-hot labels, finite entries) before the clock.
@@ -343,6 +343,7 @@ def crossover(rows: Sequence[Row], baseline: str = "numpy") -> dict[str, int | N
         )
         result[name] = None
         for r in reversed(mine):
+            assert r.timing is not None  # only timed rows were kept
             if r.timing.median_s >= base[r.shape, r.dtype]:
                 break
             result[name] = r.shape.M
@@ -373,7 +374,7 @@ def _tf32_settings() -> dict[str, Any]:
         import jax
 
         # None is JAX's default, which on NVIDIA GPUs since Ampere means TF32 for float32
-        settings["jax_default_matmul_precision"] = jax.config.jax_default_matmul_precision
+        settings["jax_default_matmul_precision"] = jax.config.jax_default_matmul_precision  # type: ignore[attr-defined]
     return settings
 
 
@@ -504,7 +505,8 @@ def plot_sweep(rows: Sequence[Row], crossovers: dict[str, int | None], path: str
         if not mine:
             continue
         M = [r.shape.M for r in mine]
-        (line,) = ax_time.plot(M, [r.timing.median_s for r in mine], marker="o", ms=3, label=name)
+        medians = [r.timing.median_s for r in mine if r.timing is not None]
+        (line,) = ax_time.plot(M, medians, marker="o", ms=3, label=name)
         ax_rate.plot(M, [r.gflops for r in mine], marker="o", ms=3, color=line.get_color(), label=name)
         if crossovers.get(name) is not None:
             for ax in (ax_time, ax_rate):

@@ -17,20 +17,16 @@ import operator
 import sys
 import time
 import warnings
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, nullcontext
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import array_api_extra as xpx
-import click
 from array_api_compat import array_namespace, device, is_array_api_obj, is_dask_array
 
+from ._common import describe, dtype_name, has_known_shape
 from ._host import frozen_global_random_state, random_unit_directions
-from .network import unravel_index
-
-if TYPE_CHECKING:
-    from .network import ParamLayout
+from .layout import ParamLayout, unravel_index
 
 __all__ = [
     "GradcheckEntry",
@@ -42,6 +38,8 @@ __all__ = [
 ]
 
 Function = Callable[[Any], tuple[Any, Any]]
+#: ``progress(done, total)``: called after each entry of a full check.
+Progress = Callable[[int, int], object]
 
 #: (machine epsilon at most, default eps, default tol); float64 keeps the seed's 1e-4 and 1e-5.
 #: Lower precisions take a step near cbrt(machine epsilon), the optimum of centred differences;
@@ -177,7 +175,7 @@ def gradcheck(
     seed: int = 0,
     layout: ParamLayout | None = None,
     raise_exception: bool = False,
-    progress: bool = False,
+    progress: bool | Progress = False,
 ) -> GradcheckResult:
     """Check the gradient ``f`` returns against centred finite differences of its cost.
 
@@ -217,9 +215,11 @@ def gradcheck(
         reads ``W2[1, 2]`` and lists the wrong blocks; without it, the multi-index in ``x``.
     raise_exception : bool
         Raise :class:`GradcheckError` (carrying the report) instead of returning a failure.
-    progress : bool
-        Show a progress bar on stderr over the entries of a full check (fast mode is over in
-        a few dozen calls and shows none).
+    progress : bool or callable
+        Over the entries of a full check (fast mode is over in a few dozen calls and reports
+        none): ``True`` prints ``gradcheck: done/total`` on stderr; a callable is called as
+        ``progress(done, total)`` after each entry, to drive a progress bar of your own
+        (``tqdm``'s ``update``, ``click.progressbar``'s).
 
     Returns
     -------
@@ -302,6 +302,7 @@ def gradcheck_naive(f: Function, x: Any) -> bool:
         print("Gradient check passed!")
         return True
     e = result.first
+    assert e is not None  # a failed check always has a first failing entry
     print("Gradient check failed.")
     print(f"First gradient error found at index {e.index}")
     print(f"Your gradient: {e.analytic:f} \t Numerical gradient: {e.numeric:f}")
@@ -323,12 +324,12 @@ def _check_x(x: Any) -> tuple[Any, str]:
             f"x must have a real floating dtype (float64 is best); got {x.dtype}: "
             "finite differences need a continuous x"
         )
-    if not all(n is not None and n == n for n in x.shape):  # Dask says NaN, the standard None
+    if not has_known_shape(x):
         raise ValueError(
             f"x must have a known shape; got {tuple(x.shape)} (for a Dask array, say after boolean "
             "indexing, call x.compute_chunk_sizes() first)"
         )
-    return xp, str(x.dtype).rsplit(".", 1)[-1]  # "float32", not "torch.float32"
+    return xp, dtype_name(x.dtype)
 
 
 def _defaults(xp: Any, x: Any, eps: float | None, tol: float | None) -> tuple[float, float]:
@@ -370,7 +371,7 @@ class _Context:
         self.calls += 1
         out = self.f(y)
         if not (isinstance(out, tuple | list) and len(out) == 2):
-            raise ValueError(f"f(x) must return a pair (cost, grad); got {_describe(out)}")
+            raise ValueError(f"f(x) must return a pair (cost, grad); got {describe(out)}")
         return self._cost(out[0]), out[1]
 
     def cost(self, y: Any) -> Any:
@@ -386,7 +387,7 @@ class _Context:
         if is_array_api_obj(cost) and tuple(cost.shape) != ():
             raise ValueError(f"f(x) must return a scalar cost; got an array of shape {tuple(cost.shape)}")
         if not isinstance(cost, int | float) and not (is_array_api_obj(cost)):
-            raise ValueError(f"f(x) must return a scalar cost; got {_describe(cost)}")
+            raise ValueError(f"f(x) must return a scalar cost; got {describe(cost)}")
         # a Python or host NumPy scalar: already on the host, so float() moves nothing
         return xp.asarray(float(cost), dtype=self.x.dtype, device=self.device)
 
@@ -396,7 +397,7 @@ class _Context:
             try:
                 grad = xp.asarray(grad, dtype=self.x.dtype, device=self.device)
             except (TypeError, ValueError, RuntimeError) as exc:
-                raise ValueError(f"f(x) must return grad as an array like x; got {_describe(grad)}") from exc
+                raise ValueError(f"f(x) must return grad as an array like x; got {describe(grad)}") from exc
         if tuple(grad.shape) != self.shape:
             raise ValueError(
                 f"f(x) returned grad of shape {tuple(grad.shape)}, but x has shape {self.shape}"
@@ -428,24 +429,20 @@ class _Context:
         return [(b.name, b.offset, b.stop) for b in self.layout]
 
 
-def _describe(obj: Any) -> str:
-    shape = getattr(obj, "shape", None)
-    return f"{type(obj).__name__}" + (f" of shape {tuple(shape)}" if shape is not None else f" {obj!r:.60}")
-
-
 # --- the two modes -----------------------------------------------------------------------
 
 
-def _full(ctx: _Context, *, tol: float, progress: bool, **_: Any) -> dict[str, Any]:
+def _full(ctx: _Context, *, tol: float, progress: bool | Progress, **_: Any) -> dict[str, Any]:
     xp, x, h = ctx.xp, ctx.x, ctx.eps
     diffs = []
-    with _progressbar(progress, ctx.n) as bar:
-        for k in range(ctx.n):
-            ix = unravel_index(k, ctx.shape)
-            f_plus = ctx.cost(xpx.at(x, ix).add(h, copy=True))
-            f_minus = ctx.cost(xpx.at(x, ix).add(-h, copy=True))
-            diffs.append(f_plus - f_minus)
-            bar.update(1)
+    report = _stderr_progress if progress is True else progress or None
+    for k in range(ctx.n):
+        ix = unravel_index(k, ctx.shape)
+        f_plus = ctx.cost(xpx.at(x, ix).add(h, copy=True))
+        f_minus = ctx.cost(xpx.at(x, ix).add(-h, copy=True))
+        diffs.append(f_plus - f_minus)
+        if report is not None:
+            report(k + 1, ctx.n)
     if not diffs:
         return _passed(0.0, 0)
     numeric = xp.astype(xp.stack(diffs), x.dtype) / (2 * h)
@@ -607,16 +604,7 @@ def _named(ctx: _Context, flags: list[bool]) -> tuple[str, ...]:
     return tuple(name for (name, _, _), bad in zip(ctx.blocks(), flags, strict=True) if bad and name)
 
 
-@contextmanager
-def _progressbar(show: bool, n: int) -> Iterator[Any]:
-    if not show:
-        with nullcontext(_NoBar()) as bar:
-            yield bar
-        return
-    with click.progressbar(length=n, label="gradcheck", file=sys.stderr, show_pos=True) as bar:
-        yield bar
-
-
-class _NoBar:
-    def update(self, n: int) -> None:
-        pass
+def _stderr_progress(done: int, total: int) -> None:
+    """``gradcheck: done/total`` on one line of stderr, about a hundred updates in all."""
+    if done == total or done % max(1, total // 100) == 0:
+        print(f"\rgradcheck: {done}/{total}", end="\n" if done == total else "", file=sys.stderr, flush=True)

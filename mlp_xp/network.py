@@ -1,4 +1,4 @@
-"""The two-layer sigmoidal network: parameter layout, forward and backward pass, sanity check.
+"""The two-layer sigmoidal network: forward and backward pass.
 
     h    = sigmoid(data W1 + b1)                  (M x H)
     yhat = softmax(h W2 + b2)                     (M x Dy)
@@ -14,136 +14,14 @@ Backward (``delta1`` is dCost/dz2, ``delta3`` is dCost/dz1):
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
-from functools import lru_cache
+from collections.abc import Sequence
 from typing import Any
 
-from array_api_compat import array_namespace
+from ._common import namespace
+from .layout import param_layout
+from .validation import check_network_inputs
 
-from .validation import check_dimensions, check_network_inputs
-
-__all__ = ["Block", "ParamLayout", "forward_backward_prop", "param_layout", "sanity_check"]
-
-
-def unravel_index(k: int, shape: tuple[int, ...]) -> tuple[int, ...]:
-    """The multi-index of flat (row-major) index ``k`` in an array of ``shape``.
-
-    Examples
-    --------
-    >>> unravel_index(5, (2, 3))
-    (1, 2)
-    """
-    idx = []
-    for d in reversed(shape):
-        k, r = divmod(k, d)
-        idx.append(r)
-    return tuple(reversed(idx))
-
-
-@dataclass(frozen=True)
-class Block:
-    """One named block of the flat parameter vector: ``params[offset:offset + size]``."""
-
-    name: str
-    shape: tuple[int, ...]
-    offset: int
-
-    @property
-    def size(self) -> int:
-        n = 1
-        for d in self.shape:
-            n *= d
-        return n
-
-    @property
-    def stop(self) -> int:
-        return self.offset + self.size
-
-    def entry_name(self, flat_index: int) -> str:
-        """Name of the entry at ``flat_index`` (an index into the whole vector), e.g. ``W2[1, 2]``."""
-        k = flat_index - self.offset
-        if not 0 <= k < self.size:
-            raise IndexError(f"flat index {flat_index} is not in block {self.name}")
-        return f"{self.name}[{', '.join(map(str, unravel_index(k, self.shape)))}]"
-
-
-@dataclass(frozen=True)
-class ParamLayout:
-    """The blocks ``W1`` (Dx x H), ``b1`` (H), ``W2`` (H x Dy), ``b2`` (Dy), row-major, in order."""
-
-    blocks: tuple[Block, ...]
-
-    @property
-    def size(self) -> int:
-        """Total number of parameters, ``(Dx + 1) * H + (H + 1) * Dy``."""
-        return self.blocks[-1].stop
-
-    def __iter__(self) -> Iterator[Block]:
-        return iter(self.blocks)
-
-    def __len__(self) -> int:
-        return len(self.blocks)
-
-    def __getitem__(self, name: str) -> Block:
-        for b in self.blocks:
-            if b.name == name:
-                return b
-        raise KeyError(f"no block {name!r}; blocks are {[b.name for b in self.blocks]}")
-
-    def block_of(self, flat_index: int) -> Block:
-        """The block holding entry ``flat_index`` of the flat vector."""
-        for b in self.blocks:
-            if b.offset <= flat_index < b.stop:
-                return b
-        raise IndexError(f"flat index {flat_index} is outside 0..{self.size - 1}")
-
-    def entry_name(self, flat_index: int) -> str:
-        """``'W2[1, 2]'`` for the entry at ``flat_index`` of the flat vector."""
-        return self.block_of(flat_index).entry_name(flat_index)
-
-    def __str__(self) -> str:
-        return ", ".join(f"{b.name} {'x'.join(map(str, b.shape))}" for b in self.blocks)
-
-
-def param_layout(dimensions: Sequence[int]) -> ParamLayout:
-    """Layout of the flat parameter vector for ``dimensions = (Dx, H, Dy)``.
-
-    Examples
-    --------
-    >>> layout = param_layout((10, 5, 10))
-    >>> layout.size
-    115
-    >>> [(b.name, b.shape, b.offset) for b in layout]
-    [('W1', (10, 5), 0), ('b1', (5,), 50), ('W2', (5, 10), 55), ('b2', (10,), 105)]
-    >>> layout.entry_name(57)
-    'W2[0, 2]'
-    """
-    return _param_layout(*check_dimensions(dimensions, where="param_layout"))
-
-
-@lru_cache(maxsize=64)
-def _param_layout(Dx: int, H: int, Dy: int) -> ParamLayout:
-    # cached: forward_backward_prop asks on every call, and building it costs more than a
-    # small network's arithmetic; layouts are immutable, so sharing one is safe
-    blocks, offset = [], 0
-    for name, shape in (("W1", (Dx, H)), ("b1", (H,)), ("W2", (H, Dy)), ("b2", (Dy,))):
-        blocks.append(Block(name, shape, offset))
-        offset = blocks[-1].stop
-    return ParamLayout(tuple(blocks))
-
-
-#: Array type -> its namespace: ``array_namespace`` costs microseconds, a small network's
-#: whole pass about fifty, and the namespace depends on the type alone.
-_NAMESPACES: dict[type, Any] = {}
-
-
-def _namespace(x: Any) -> Any:
-    """``array_namespace(x)``, looked up once per array type."""
-    xp = _NAMESPACES.get(type(x))
-    if xp is None:
-        xp = _NAMESPACES[type(x)] = array_namespace(x)
-    return xp
+__all__ = ["forward_backward_prop"]
 
 
 def forward_backward_prop(
@@ -188,7 +66,7 @@ def forward_backward_prop(
     (27,)
     """
     check_network_inputs(data, labels, params, dimensions)
-    xp = _namespace(params)  # the check saw that all three come from one library
+    xp = namespace(params)  # the check saw that all three come from one library
     blocks = param_layout(dimensions).blocks
     W1, b1, W2, b2 = (params[b.offset : b.stop] for b in blocks)
     W1, W2 = xp.reshape(W1, blocks[0].shape), xp.reshape(W2, blocks[2].shape)  # b1, b2: 1-D already
@@ -233,42 +111,3 @@ def forward_backward_prop(
 
     grad = xp.concat([xp.reshape(gW1, (-1,)), gb1, xp.reshape(gW2, (-1,)), gb2])
     return cost, grad
-
-
-def sanity_check(backend: str = "numpy", dtype: str = "float64", seed: int = 0) -> bool:
-    """The seed's sanity check: a gradient check of a random 20-example network (10, 5, 10).
-
-    Data, one-hot labels and parameters are drawn with NumPy from ``seed`` and moved onto
-    ``backend``, so every backend checks the same numbers; their values are checked first
-    (:func:`~mlp_xp.check_values`). In float64 this is the seed's ``gradcheck_naive``
-    (step 1e-4, tolerance 1e-5), printed as the seed printed it. In float32, where those are
-    out of reach of the arithmetic, it is :func:`~mlp_xp.gradcheck` with that dtype's step
-    and tolerance (it warns that float32 checks are coarse); a failure prints its report.
-    Returns the verdict.
-
-    Examples
-    --------
-    >>> sanity_check("numpy")
-    Running sanity check...
-    Gradient check passed!
-    True
-    """
-    from ._host import seed_problem
-    from .backends import get_backend
-    from .gradcheck import gradcheck, gradcheck_naive
-    from .validation import check_values
-
-    b = get_backend(backend)
-    print("Running sanity check...")
-    dimensions = (10, 5, 10)
-    data, labels, params = (b.asarray(a, dtype) for a in seed_problem(20, dimensions, seed))
-    check_values(data, labels, params, dimensions)
-
-    def f(p: Any) -> tuple[Any, Any]:
-        return forward_backward_prop(data, labels, p, dimensions)
-
-    if dtype == "float64":
-        return gradcheck_naive(f, params)
-    result = gradcheck(f, params, layout=param_layout(dimensions))
-    print("Gradient check passed!" if result else str(result))
-    return result.passed

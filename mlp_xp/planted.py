@@ -9,7 +9,7 @@ Examples
 --------
 >>> import numpy as np
 >>> from mlp_xp import gradcheck, param_layout
->>> from mlp_xp._host import seed_problem
+>>> from mlp_xp.problems import seed_problem
 >>> dims = (10, 5, 10)
 >>> data, labels, params = seed_problem(20, dims)
 >>> f = lambda p: planted_forward_backward(data, labels, p, dims, bug="b2_sign_flipped")
@@ -27,7 +27,7 @@ import array_api_extra as xpx
 from array_api_compat import array_namespace
 
 from .functions import sigmoid
-from .network import param_layout
+from .layout import param_layout
 
 __all__ = ["MATERIAL_BUGS", "PLANTED_BUGS", "planted_forward_backward"]
 

@@ -22,6 +22,17 @@ import pytest
 
 from .backends import BACKEND_NAMES, Backend, BackendUnavailable, get_backend, known_backends
 
+__all__ = [
+    "ENV_VAR",
+    "backend",
+    "backend_params",
+    "pytest_addoption",
+    "pytest_configure",
+    "pytest_generate_tests",
+    "pytest_report_header",
+    "xp",
+]
+
 ENV_VAR = "MLP_XP_BACKENDS"
 
 

@@ -18,7 +18,7 @@ the right floating dtype is the caller's choice (float32 on a GPU, float64 for c
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from operator import attrgetter, index
+from operator import attrgetter
 from typing import Any
 
 from array_api_compat import (
@@ -30,7 +30,10 @@ from array_api_compat import (
     is_torch_namespace,
 )
 
-__all__ = ["check_dimensions", "check_float_array", "check_network_inputs", "check_values"]
+from ._common import describe, dtype_name, is_known, namespace
+from .layout import check_dimensions, param_layout
+
+__all__ = ["check_float_array", "check_network_inputs", "check_values"]
 
 _LIBRARIES = "NumPy, CuPy, PyTorch, JAX, Dask or array-api-strict"
 
@@ -45,23 +48,10 @@ _ARRAY_TYPES: dict[type, DeviceOf] = {}
 _REAL_FLOATING: dict[tuple[type, Any], bool] = {}
 
 
-def _describe(x: Any) -> str:
-    return f"a {x.ndim}-D {_dtype_name(x.dtype)} array of shape {tuple(x.shape)}"
-
-
-def _dtype_name(dtype: Any) -> str:
-    return str(dtype).removeprefix("torch.").removeprefix("array_api_strict.")
-
-
-def _known(n: Any) -> bool:
-    """Whether a shape entry is known (Dask gives NaN, the standard ``None``, for unknown sizes)."""
-    return n is not None and n == n
-
-
 def _register(where: str, name: str, x: Any) -> Any:
     """``x``'s namespace, remembering its type; a ``TypeError`` naming ``name`` if it is no array."""
     try:
-        xp = array_namespace(x)
+        xp = namespace(x)
     except TypeError:
         raise TypeError(
             f"{where}: {name} must be an array of an array-API library ({_LIBRARIES}), "
@@ -80,14 +70,14 @@ def _is_real_floating(x: Any) -> bool:
     key = (type(x), x.dtype)
     ok = _REAL_FLOATING.get(key)
     if ok is None:
-        ok = _REAL_FLOATING[key] = array_namespace(x).isdtype(x.dtype, "real floating")
+        ok = _REAL_FLOATING[key] = namespace(x).isdtype(x.dtype, "real floating")
     return ok
 
 
 def _float_error(where: str, name: str, x: Any) -> TypeError:
     return TypeError(
         f"{where}: {name} must have a real floating dtype (float32 or float64), "
-        f"got {_dtype_name(x.dtype)}; convert it first, e.g. xp.astype({name}, xp.float64)"
+        f"got {dtype_name(x.dtype)}; convert it first, e.g. xp.astype({name}, xp.float64)"
     )
 
 
@@ -115,44 +105,9 @@ convert it first, e.g. xp.astype(x, xp.float64)
         _register(where, name, x)
     if ndims is not None and x.ndim not in ndims:
         ranks = " or ".join(f"{n}-D" for n in ndims)
-        raise ValueError(f"{where}: {name} must be a {ranks} array, got {_describe(x)}")
+        raise ValueError(f"{where}: {name} must be a {ranks} array, got {describe(x)}")
     if not _is_real_floating(x):
         raise _float_error(where, name, x)
-
-
-def check_dimensions(
-    dimensions: Sequence[int], *, where: str = "forward_backward_prop"
-) -> tuple[int, int, int]:
-    """``(Dx, H, Dy)`` as Python ints, or a clear error if ``dimensions`` is not three positive integers.
-
-    Raises
-    ------
-    TypeError
-        An entry is not an integer (``10.0`` is refused rather than truncated).
-    ValueError
-        Not three entries, or one of them is not positive.
-
-    Examples
-    --------
-    >>> check_dimensions((10, 5, 10))
-    (10, 5, 10)
-    >>> check_dimensions((10, 0, 10))
-    Traceback (most recent call last):
-    ...
-    ValueError: forward_backward_prop: dimensions must be three positive integers (Dx, H, Dy), got (10, 0, 10)
-    """
-    expected = "three positive integers (Dx, H, Dy)"
-    try:
-        Dx, H, Dy = dimensions
-    except (TypeError, ValueError):
-        raise ValueError(f"{where}: dimensions must be {expected}, got {dimensions!r}") from None
-    try:
-        Dx, H, Dy = index(Dx), index(H), index(Dy)
-    except TypeError:
-        raise TypeError(f"{where}: dimensions must be {expected}, got {dimensions!r}") from None
-    if Dx <= 0 or H <= 0 or Dy <= 0:
-        raise ValueError(f"{where}: dimensions must be {expected}, got {dimensions!r}")
-    return Dx, H, Dy
 
 
 def _same_library(where: str, arrays: dict[str, Any]) -> DeviceOf:
@@ -171,7 +126,7 @@ def _same_library(where: str, arrays: dict[str, Any]) -> DeviceOf:
     return None if is_numpy_namespace(xp0) else device
 
 
-def _same_device(where: str, device_of: DeviceOf, arrays: dict[str, Any]) -> None:
+def _same_device(where: str, device_of: Callable[[Any], Any], arrays: dict[str, Any]) -> None:
     """Devices agree where they are known (a JAX tracer inside ``jax.jit`` has none: ``None``)."""
     data, labels, params = arrays.values()
     d = device_of(data)
@@ -195,7 +150,7 @@ def _rank_error(where: str, data: Any, labels: Any, params: Any) -> ValueError:
         ("params", params, 1, "W1, b1, W2, b2 flattened"),
     ):
         if x.ndim != ndim:
-            return ValueError(f"{where}: {name} must be a {ndim}-D array ({meaning}), got {_describe(x)}")
+            return ValueError(f"{where}: {name} must be a {ndim}-D array ({meaning}), got {describe(x)}")
     raise AssertionError("no rank is wrong")
 
 
@@ -217,9 +172,9 @@ def _check_arrays(where: str, data: Any, labels: Any, params: Any) -> tuple[Any,
         (n_params,) = params.shape
     except ValueError:
         raise _rank_error(where, data, labels, params) from None
-    if M_labels != M and _known(M) and _known(M_labels):
+    if M_labels != M and is_known(M) and is_known(M_labels):
         raise ValueError(
-            f"{where}: labels must have one row per row of data (M = {M}), got {_describe(labels)}"
+            f"{where}: labels must have one row per row of data (M = {M}), got {describe(labels)}"
         )
     if not _is_real_floating(data):
         raise _float_error(where, "data", data)
@@ -227,7 +182,7 @@ def _check_arrays(where: str, data: Any, labels: Any, params: Any) -> tuple[Any,
     if labels.dtype != dtype or params.dtype != dtype:
         name, x = ("labels", labels) if labels.dtype != dtype else ("params", params)
         raise TypeError(
-            f"{where}: {name} must have data's dtype {_dtype_name(dtype)}, got {_dtype_name(x.dtype)}; "
+            f"{where}: {name} must have data's dtype {dtype_name(dtype)}, got {dtype_name(x.dtype)}; "
             f"convert it first, e.g. xp.astype({name}, data.dtype)"
         )
     return n_data, n_labels, n_params
@@ -269,14 +224,12 @@ def _check_sizes(where: str, data: Any, labels: Any, params: Any, dimensions: Se
     """The error path of :func:`check_network_inputs`: which size is wrong (unknown sizes pass)."""
     Dx, H, Dy = check_dimensions(dimensions, where=where)
     for name, x, D, n in (("data", data, "Dx", Dx), ("labels", labels, "Dy", Dy)):
-        if x.shape[1] != n and _known(x.shape[1]):
+        if x.shape[1] != n and is_known(x.shape[1]):
             raise ValueError(
-                f"{where}: {name} must have {D} = {n} columns (dimensions {dimensions!r}), got {_describe(x)}"
+                f"{where}: {name} must have {D} = {n} columns (dimensions {dimensions!r}), got {describe(x)}"
             )
     size = (Dx + 1) * H + (H + 1) * Dy
-    if params.shape[0] != size and _known(params.shape[0]):
-        from .network import param_layout  # network imports this module; only the error path needs it
-
+    if params.shape[0] != size and is_known(params.shape[0]):
         raise ValueError(
             f"{where}: params must have (Dx + 1) * H + (H + 1) * Dy = ({Dx} + 1) * {H} + ({H} + 1) * {Dy} "
             f"= {size} entries ({param_layout((Dx, H, Dy))}, each row-major, concatenated), "
@@ -343,8 +296,6 @@ def check_values(data: Any, labels: Any, params: Any, dimensions: Sequence[int] 
                 i, j = divmod(flat, x.shape[1])
                 entry = f"{name}[{i}, {j}]"
             elif dimensions is not None:
-                from .network import param_layout
-
                 entry = f"params[{flat}] ({param_layout(dimensions).entry_name(flat)})"
             else:
                 entry = f"params[{flat}]"

@@ -29,8 +29,8 @@ from typing import Any
 import numpy as np
 
 from mlp_xp import gradcheck, param_layout
-from mlp_xp._host import random_problem, seed_problem
 from mlp_xp.planted import PLANTED_BUGS, planted_forward_backward
+from mlp_xp.problems import random_problem, seed_problem
 
 SCIPY_REL_TOL = 1e-5
 

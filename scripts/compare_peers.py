@@ -57,9 +57,9 @@ import numpy as np
 from threadpoolctl import threadpool_info, threadpool_limits
 
 from mlp_xp import forward_backward_prop
-from mlp_xp._host import random_problem
 from mlp_xp.backends import BackendUnavailable, get_backend
 from mlp_xp.bench import Shape, Timing, environment, matmul_floor
+from mlp_xp.problems import random_problem
 
 SHAPES = ("20x10x5x10", "4096x784x512x10", "4096x1024x1024x1024", "2048x256x2048x256")
 DTYPES = ("float64", "float32")

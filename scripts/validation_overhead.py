@@ -18,8 +18,8 @@ import timeit
 from collections.abc import Callable
 
 from mlp_xp import forward_backward_prop
-from mlp_xp._host import seed_problem
 from mlp_xp.backends import get_backend
+from mlp_xp.problems import seed_problem
 from mlp_xp.validation import check_float_array, check_network_inputs, check_values
 
 

@@ -10,7 +10,6 @@ import pytest
 from dask.callbacks import Callback
 
 from mlp_xp import forward_backward_prop
-from mlp_xp._host import random_problem
 from mlp_xp.backends import (
     DASK_CHUNK_ROWS_VAR,
     DASK_DEFAULT_CHUNK_ROWS,
@@ -18,6 +17,7 @@ from mlp_xp.backends import (
     dask_scheduler,
     get_backend,
 )
+from mlp_xp.problems import random_problem
 
 from ._reference import reference_forward_backward
 from ._scripts import load_script

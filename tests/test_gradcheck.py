@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from mlp_xp import GradcheckResult, gradcheck, gradcheck_naive, param_layout
-from mlp_xp._host import random_problem, seed_problem
 from mlp_xp.gradcheck import DEFAULT_DIRECTIONS, GradcheckError, GradcheckWarning
 from mlp_xp.planted import MATERIAL_BUGS, PLANTED_BUGS, planted_forward_backward
+from mlp_xp.problems import random_problem, seed_problem
 
 
 def _quad(xp):

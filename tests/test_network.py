@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 
 from mlp_xp import forward_backward_prop, gradcheck_naive, param_layout, sanity_check
-from mlp_xp._host import random_problem, seed_problem
 from mlp_xp.gradcheck import GradcheckWarning
+from mlp_xp.problems import random_problem, seed_problem
 
 from ._reference import reference_forward_backward
 

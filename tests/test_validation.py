@@ -19,9 +19,10 @@ from mlp_xp import (
     sigmoid_grad,
     softmax,
 )
-from mlp_xp._host import seed_problem
 from mlp_xp.backends import get_backend
-from mlp_xp.validation import check_dimensions, check_network_inputs
+from mlp_xp.layout import check_dimensions
+from mlp_xp.problems import seed_problem
+from mlp_xp.validation import check_network_inputs
 
 DIMS = (4, 3, 2)  # params: (4 + 1) * 3 + (3 + 1) * 2 = 23
 M = 6

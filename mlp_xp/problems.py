@@ -1,0 +1,93 @@
+"""Random problems to run the network on: the seed's, and one scaled for large networks.
+
+Drawn on the host with NumPy (the array API has no random numbers) and moved onto a backend
+by the caller, so every backend sees the same values::
+
+    from mlp_xp import seed_problem
+    from mlp_xp.backends import get_backend
+
+    b = get_backend("torch")
+    data, labels, params = (b.asarray(a, "float64") for a in seed_problem(20, (10, 5, 10)))
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["random_problem", "seed_problem"]
+
+
+def random_problem(
+    M: int, dimensions: tuple[int, int, int], seed: int = 0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A problem for a large network: weights scaled by ``1/sqrt(fan-in)``.
+
+    ``data`` is standard normal, ``labels`` one-hot of uniform classes; ``W1`` and ``W2`` are
+    standard normal divided by the square root of their fan-in, so that large networks stay
+    in the sigmoid's working range; ``b1`` and ``b2`` are standard normal. The benchmarks
+    use it; the seed's check uses :func:`seed_problem`.
+
+    Parameters
+    ----------
+    M : int
+        Rows (examples).
+    dimensions : (Dx, H, Dy)
+    seed : int
+        Seeds ``numpy.random.default_rng``.
+
+    Returns
+    -------
+    data, labels, params : numpy.ndarray
+        float64, M x Dx, M x Dy and 1-D in the layout of :func:`mlp_xp.param_layout`.
+
+    Examples
+    --------
+    >>> data, labels, params = random_problem(4, (784, 16, 10))
+    >>> data.shape, labels.shape, params.shape
+    ((4, 784), (4, 10), (12730,))
+    """
+    Dx, H, Dy = dimensions
+    rng = np.random.default_rng(seed)
+    data, labels = _data_labels(rng, M, Dx, Dy)
+    W1 = rng.standard_normal((Dx, H)) / np.sqrt(Dx)
+    W2 = rng.standard_normal((H, Dy)) / np.sqrt(H)
+    params = np.concatenate([W1.ravel(), rng.standard_normal(H), W2.ravel(), rng.standard_normal(Dy)])
+    return data, labels, params
+
+
+def seed_problem(
+    M: int, dimensions: tuple[int, int, int], seed: int = 0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The seed exercise's problem: data and params all standard normal, one-hot labels.
+
+    Parameters
+    ----------
+    M : int
+        Rows (examples); the seed's sanity check uses 20.
+    dimensions : (Dx, H, Dy)
+        The seed's is ``(10, 5, 10)``.
+    seed : int
+        Seeds ``numpy.random.default_rng``.
+
+    Returns
+    -------
+    data, labels, params : numpy.ndarray
+        float64, M x Dx, M x Dy (one 1 per row) and 1-D in the layout of
+        :func:`mlp_xp.param_layout`. Move them onto a backend with its ``asarray``.
+
+    Examples
+    --------
+    >>> data, labels, params = seed_problem(20, (10, 5, 10))
+    >>> data.shape, labels.sum(axis=1).tolist() == [1.0] * 20, params.shape
+    ((20, 10), True, (115,))
+    """
+    Dx, H, Dy = dimensions
+    rng = np.random.default_rng(seed)
+    data, labels = _data_labels(rng, M, Dx, Dy)
+    params = rng.standard_normal((Dx + 1) * H + (H + 1) * Dy)
+    return data, labels, params
+
+
+def _data_labels(rng: np.random.Generator, M: int, Dx: int, Dy: int) -> tuple[np.ndarray, np.ndarray]:
+    """Standard normal ``data`` (M x Dx) and one-hot ``labels`` (M x Dy) of uniform classes."""
+    return rng.standard_normal((M, Dx)), np.eye(Dy)[rng.integers(0, Dy, M)]
