@@ -8,6 +8,7 @@ A user's mistake gets one line on stderr and exit code 2, never a traceback.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 import json
 import os
@@ -28,7 +29,9 @@ from .backends import (
     known_backends,
 )
 from .bench import DEFAULT_SHAPES, SWEEP_BATCHES, SWEEP_DIMENSIONS, Row, Shape, format_seconds
-from .network import sanity_check
+from .sanity import sanity_check
+
+__all__ = ["main", "main_job"]
 
 #: Seconds of timed calls per measurement (at least ``bench.MIN_RUNS`` calls are always
 #: timed). 0.2 s keeps the main job at about a minute on a 2-core CPU with five backends,
@@ -169,6 +172,7 @@ def _timing_table(rows: Sequence[Row], sanity: dict[str, bool] | None = None) ->
             lines.append([r.backend, r.device, *verdict, str(r.shape), f"error: {r.error}", *[""] * 6])
             continue
         t = r.timing
+        assert t is not None  # a row without an error was timed
         lines.append([
             r.backend, r.device, *verdict, str(r.shape),
             *map(format_seconds, (t.first_s, t.median_s, t.iqr_s)), str(t.n),
@@ -198,23 +202,17 @@ def _bench_rows(
 
 def _no_gpu_note() -> str | None:
     accel = {n: b for n, b in known_backends().items() if n in ("cupy", "torch-cuda", "jax-gpu")}
-    if any(isinstance(b, Backend) for b in accel.values()):
+    reasons = [f"{n}: {b.reason}" for n, b in accel.items() if isinstance(b, BackendUnavailable)]
+    if len(reasons) < len(accel):
         return None
-    return "No GPU backend here: " + "; ".join(f"{n}: {b.reason}" for n, b in accel.items()) + "."
+    return "No GPU backend here: " + "; ".join(reasons) + "."
 
 
-@click.group(cls=_OneLineErrors, invoke_without_command=True)
-@click.version_option(package_name="mlp_xp")
-@click.pass_context
-def main(ctx: click.Context) -> None:
-    """Check the two-layer network's gradients and time it on every backend of this machine.
+def main_job() -> int:
+    """The seed's sanity check and the timing at the default shapes, on every available backend.
 
-    Without a command, runs the main job: the seed's sanity check (gradient check) and the
-    timing of forward_backward_prop at the default shapes, on every available backend, in
-    one table. Exit status 0 when every sanity check passes, 1 otherwise.
+    Prints one table; returns the exit status: 0 when every sanity check passes, 1 otherwise.
     """
-    if ctx.invoked_subcommand is not None:
-        return
     backends = available_backends()
     env = bench.environment(backends, "float64")
     click.echo(bench.describe_environment(env))
@@ -234,7 +232,21 @@ def main(ctx: click.Context) -> None:
         click.echo(f"Sanity check FAILED on {line}")
     passed = sum(sanity.values())
     click.echo(f"Sanity: {passed} of {len(sanity)} backends passed.")
-    ctx.exit(0 if passed == len(sanity) else 1)
+    return 0 if passed == len(sanity) else 1
+
+
+@click.group(cls=_OneLineErrors, invoke_without_command=True)
+@click.version_option(package_name="mlp_xp")
+@click.pass_context
+def main(ctx: click.Context) -> None:
+    """Check the two-layer network's gradients and time it on every backend of this machine.
+
+    Without a command, runs the main job: the seed's sanity check (gradient check) and the
+    timing of forward_backward_prop at the default shapes, on every available backend, in
+    one table. Exit status 0 when every sanity check passes, 1 otherwise.
+    """
+    if ctx.invoked_subcommand is None:
+        ctx.exit(main_job())
 
 
 @main.command("backends")
@@ -296,6 +308,25 @@ def bench_command(ctx: click.Context, backends: tuple[Backend, ...], shapes: tup
     NumPy, the baseline of every speedup, is always timed. Exit status 1 if a
     measurement failed (its error is in the table), else 0.
     """
+    plan = _bench_plan(backends, shapes, dtype, json_path, plot_path, sweep, max_batch)
+    rows = _bench_rows(plan.backends, plan.shapes, dtype, min_time)
+    ctx.exit(_bench_report(plan, rows, dtype, min_time))
+
+
+@dataclasses.dataclass(frozen=True)
+class _BenchPlan:
+    """What ``mlp-xp bench`` will time and where it writes, settled before any work."""
+
+    backends: tuple[Backend, ...]
+    shapes: tuple[Shape, ...]
+    sweep: bool
+    json_path: str | None
+    plot_path: str | None
+
+
+def _bench_plan(backends: tuple[Backend, ...], shapes: tuple[Shape, ...], dtype: str, json_path: str | None,
+                plot_path: str | None, sweep: bool, max_batch: int) -> _BenchPlan:
+    """Parse: the options checked together (a usage error before any work), and the runs they ask for."""
     if plot_path and not sweep:
         raise click.UsageError("--plot draws time against the batch size M, so it needs --sweep")
     if sweep and len(shapes) > 1:
@@ -309,25 +340,28 @@ def bench_command(ctx: click.Context, backends: tuple[Backend, ...], shapes: tup
         backends = (get_backend("numpy"), *backends)
     backends = tuple({b.name: b for b in backends}.values())  # each once, in the order given
     _check_float64(backends, dtype)
-
     if sweep:
         dims = shapes[0].dimensions if shapes else SWEEP_DIMENSIONS
         shapes = tuple(Shape(M, *dims) for M in SWEEP_BATCHES if max_batch >= M)
-    rows = _bench_rows(backends, shapes or DEFAULT_SHAPES, dtype, min_time)
-    env = bench.environment(backends, dtype)
+    return _BenchPlan(backends, shapes or DEFAULT_SHAPES, sweep, json_path, plot_path)
+
+
+def _bench_report(plan: _BenchPlan, rows: list[Row], dtype: str, min_time: float) -> int:
+    """Report: the table, the crossovers of a sweep, the JSON and the plot; the exit status."""
+    env = bench.environment(plan.backends, dtype)
     click.echo(bench.describe_environment(env))
     click.echo(_timing_table(rows))
     click.echo("\n" + TABLE_LEGEND)
     crossovers = None
-    if sweep:
+    if plan.sweep:
         crossovers = bench.crossover(rows)
         for name, M in crossovers.items():
             kind = "GPU" if get_backend(name).is_accelerator else "CPU"
             verdict = f"faster from M = {M} on" if M is not None else "not faster at the largest M"
             click.echo(f"crossover: {name} ({kind}) against numpy: {verdict}")
-    if json_path:
-        with open(json_path, "w") as f:
+    if plan.json_path:
+        with open(plan.json_path, "w") as f:
             json.dump(bench.report(rows, env, min_time, crossovers), f, indent=2)
-    if plot_path:
-        bench.plot_sweep(rows, crossovers or {}, plot_path)
-    ctx.exit(1 if any(r.error for r in rows) else 0)
+    if plan.plot_path:
+        bench.plot_sweep(rows, crossovers or {}, plan.plot_path)
+    return 1 if any(r.error for r in rows) else 0

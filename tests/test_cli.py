@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from mlp_xp import bench, cli, network
+from mlp_xp import bench, cli, sanity
 from mlp_xp.backends import BACKEND_NAMES, BackendUnavailable, available_backends, get_backend, known_backends
 from mlp_xp.bench import SCHEMA, Shape
 
@@ -35,13 +35,13 @@ def tiny_main_job(monkeypatch):
 @pytest.fixture
 def planted_bug(monkeypatch):
     """A network whose gradient is 1% off its cost's."""
-    real = network.forward_backward_prop
+    real = sanity.forward_backward_prop
 
     def wrong(data, labels, params, dimensions):
         cost, grad = real(data, labels, params, dimensions)
         return cost, grad * 1.01
 
-    monkeypatch.setattr(network, "forward_backward_prop", wrong)
+    monkeypatch.setattr(sanity, "forward_backward_prop", wrong)
 
 
 def no_work(*args, **kwargs):
