@@ -57,9 +57,11 @@ def log_softmax(x: Any) -> Any:
 def sigmoid(x: Any) -> Any:
     """Logistic sigmoid ``1 / (1 + exp(-x))``, elementwise.
 
-    Computed as ``exp(min(x, 0)) / (1 + exp(-|x|))``, which is ``1 / (1 + exp(-x))`` for
-    ``x >= 0`` and ``exp(x) / (1 + exp(x))`` for ``x < 0``: neither ``exp`` can overflow,
-    tiny values keep their relative precision, and no branch (``where``) is needed.
+    Computed as ``1 / (1 + exp(-x))`` where ``x >= 0`` and ``exp(x) / (1 + exp(x))`` where
+    ``x < 0``, from one ``e = exp(-|x|)``: neither ``exp`` can overflow, tiny values keep
+    their relative precision, and autodiff (``jax.grad``, ``torch.autograd``) gives the true
+    derivative everywhere, ``0.25`` at ``0`` and ``-0.0`` included: each branch is the smooth
+    formula of its side, and both are finite at every point.
 
     Examples
     --------
@@ -70,11 +72,11 @@ def sigmoid(x: Any) -> Any:
     """
     check_float_array(x, where="sigmoid")
     xp = array_namespace(x)
-    # minimum, not clip: array-api-compat's generic clip (used for CuPy) masks with booleans.
-    # The exp outputs are not changed in place: torch's autograd of exp needs them as they were.
-    d = xp.abs(x)
-    d *= -1
-    return xp.exp(xp.minimum(x, 0.0)) / (xp.exp(d) + 1)
+    positive = x >= 0
+    # -|x| written as a choice, not abs: abs's derivative at 0 is 0 (JAX), which is wrong here.
+    # The exp output is not changed in place: torch's autograd of exp needs it as it was.
+    e = xp.exp(xp.where(positive, -x, x))
+    return xp.where(positive, xp.ones_like(e), e) / (e + 1)
 
 
 def sigmoid_grad(s: Any) -> Any:

@@ -1,8 +1,10 @@
 import numpy as np
 import pytest
 from scipy.special import expit
+from scipy.special import softmax as scipy_softmax
 
 from mlp_xp import log_softmax, sigmoid, sigmoid_grad, softmax
+from mlp_xp.backends import get_backend
 
 S1, S2 = 0.26894142, 0.73105858
 
@@ -58,3 +60,43 @@ def test_functions_are_differentiable_by_torch_autograd():
     x = torch.asarray(np.random.default_rng(0).standard_normal((3, 4)), requires_grad=True)
     for f in (softmax, log_softmax, sigmoid, lambda x: sigmoid_grad(sigmoid(x))):
         assert torch.autograd.gradcheck(f, (x,))
+
+
+#: Where autodiff of a piecewise formula goes wrong: zeros of both signs, subnormals, ties,
+#: and the far ends where exp underflows.
+SIGMOID_POINTS = [0.0, -0.0, 5e-324, -5e-324, 2.2e-308, -2.2e-308, 1.0, -1.0, 40.0, -40.0, 700.0, -700.0]
+#: Rows with equal entries (the max is a tie), zeros of both signs, a subnormal, huge gaps.
+SOFTMAX_ROWS = [[0.0, 0.0, 0.0], [1.0, 1.0, -1.0], [-0.0, 0.0, 5e-324], [1e4, 1e4, -1e4], [3.0, -2.0, 0.5]]
+
+
+def _vjp(library, f, x, w):
+    """Gradient of ``sum(w * f(x))`` with respect to ``x``, by the library's own autodiff."""
+    if library == "torch":
+        torch = pytest.importorskip("torch")
+        t = torch.asarray(x, dtype=torch.float64).requires_grad_(True)
+        (torch.asarray(w, dtype=torch.float64) * f(t)).sum().backward()
+        return t.grad.numpy()
+    jax = pytest.importorskip("jax")
+    b = get_backend("jax")  # with float64 on, as the backend sets it
+    w = b.asarray(w, "float64")
+    return b.to_numpy(jax.grad(lambda z: b.xp.sum(w * f(z)))(b.asarray(x, "float64")))
+
+
+@pytest.mark.parametrize("library", ["torch", "jax"])
+def test_autodiff_of_sigmoid_is_its_derivative_at_zeros_subnormals_and_extremes(library):
+    x = np.asarray(SIGMOID_POINTS)
+    w = np.ones_like(x)
+    expected = expit(x) * expit(-x)  # s (1 - s), without the cancellation of 1 - s near 1
+    np.testing.assert_allclose(_vjp(library, sigmoid, x, w), expected, rtol=1e-13, atol=0)
+
+
+@pytest.mark.parametrize("library", ["torch", "jax"])
+def test_autodiff_of_softmax_and_log_softmax_is_exact_at_ties(library):
+    x = np.asarray(SOFTMAX_ROWS)
+    w = np.random.default_rng(0).standard_normal(x.shape)
+    s = scipy_softmax(x, axis=1)
+    # d sum(w softmax)/dx = s (w - <s, w>);  d sum(w log_softmax)/dx = w - s sum(w)
+    expected_softmax = s * (w - np.sum(s * w, axis=1, keepdims=True))
+    expected_log = w - s * np.sum(w, axis=1, keepdims=True)
+    np.testing.assert_allclose(_vjp(library, softmax, x, w), expected_softmax, rtol=1e-12, atol=1e-300)
+    np.testing.assert_allclose(_vjp(library, log_softmax, x, w), expected_log, rtol=1e-12, atol=1e-300)
