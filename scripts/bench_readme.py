@@ -1,13 +1,13 @@
-"""The README's benchmark table and plot for this machine, from the ``mlp-xp bench`` command.
+"""The benchmark tables and plot of the docs for this machine, from the ``mlp-xp bench`` command.
 
 Runs, on every available backend, in float64:
 
-1. ``mlp-xp``, the main job, its output saved as ``docs/mlp-xp_<tag>.txt``;
+1. ``mlp-xp``, the main job, its output saved as ``benchmarks/results/mlp-xp_<tag>.txt``;
 2. ``mlp-xp bench --json`` at the default shapes -> ``<json-dir>/bench_<tag>.json``;
 3. ``mlp-xp bench --sweep`` of M = 1 .. ``--max-batch`` at (Dx, H, Dy) = (784, 512, 10)
-   -> ``<json-dir>/bench_<tag>_sweep.json`` and the plot ``docs/bench_<tag>.png``;
+   -> ``<json-dir>/bench_<tag>_sweep.json`` and the plot ``benchmarks/results/bench_<tag>.png``;
 
-then writes 2 and 3 as markdown tables to ``docs/bench_<tag>.md`` (and prints them). Every
+then writes 2 and 3 as markdown tables to ``benchmarks/results/bench_<tag>.md`` (and prints them). Every
 ratio in a table comes from medians measured in the same run of the command.
 
 Run (five to ten minutes on 2 CPU cores; the lock keeps other benchmarks off the machine)::
@@ -30,7 +30,7 @@ from typing import Any
 
 from mlp_xp.bench import describe_environment, format_seconds
 
-DOCS = Path(__file__).resolve().parent.parent / "docs"
+RESULTS = Path(__file__).resolve().parent.parent / "benchmarks" / "results"
 
 
 def mlp_xp_bench(*args: str) -> dict[str, Any]:
@@ -62,14 +62,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--tag", default="cpu", help="file name part: docs/bench_<tag>.*")
+    parser.add_argument("--tag", default="cpu", help="file name part: benchmarks/results/bench_<tag>.*")
     parser.add_argument("--max-batch", default="8192", help="largest M of the sweep")
     parser.add_argument("--min-time", default="0.2", help="seconds of timed calls per measurement")
     parser.add_argument("--json-dir", type=Path, help="keep the two JSON documents here (megabytes: "
                         "every timed call is in them); default: a temporary folder")
     args = parser.parse_args()
-    DOCS.mkdir(exist_ok=True)
-    stem = DOCS / f"bench_{args.tag}"
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    stem = RESULTS / f"bench_{args.tag}"
     json_dir = args.json_dir or Path(tempfile.mkdtemp(prefix="mlp_xp_bench_"))
     json_dir.mkdir(parents=True, exist_ok=True)
     json_stem = json_dir / f"bench_{args.tag}"
@@ -79,8 +79,8 @@ def main() -> None:
     main_job_s = time.perf_counter() - start
     print(main_job.stdout)
     if main_job.returncode != 0:
-        sys.exit(f"the main job failed (exit {main_job.returncode}): nothing written to docs/")
-    (DOCS / f"mlp-xp_{args.tag}.txt").write_text(f"$ mlp-xp\n{main_job.stdout}")
+        sys.exit(f"the main job failed (exit {main_job.returncode}): nothing written to benchmarks/results/")
+    (RESULTS / f"mlp-xp_{args.tag}.txt").write_text(f"$ mlp-xp\n{main_job.stdout}")
     shapes = mlp_xp_bench("--min-time", args.min_time, "--json", f"{json_stem}.json")
     sweep = mlp_xp_bench("--sweep", "--max-batch", args.max_batch, "--min-time", args.min_time,
                          "--json", f"{json_stem}_sweep.json", "--plot", f"{stem}.png")

@@ -6,7 +6,7 @@ neither the client nor any worker ever holds the full arrays. Reports the time o
 on a few chunks' worth of rows, measured in the same run), and each worker's peak resident
 memory next to the size of the full arrays.
 
-Usage (the README's figures)::
+Usage (the figures in docs/dask.md)::
 
     flock /tmp/mlp_xp_bench.lock python scripts/dask_scale.py
     python scripts/dask_scale.py --rows 4000000 --workers 4        # more rows, more workers
@@ -25,8 +25,8 @@ import dask.array as da
 from distributed import Client, LocalCluster
 
 from mlp_xp import forward_backward_prop
-from mlp_xp._host import random_problem
 from mlp_xp.backends import DASK_DEFAULT_CHUNK_ROWS, get_backend
+from mlp_xp.problems import random_problem
 
 MiB = 2**20
 
@@ -38,7 +38,7 @@ def lazy_problem(
 
     ``data`` and ``labels`` are chunked by ``chunk_rows`` rows and exist only as a graph
     until computed; each chunk is drawn where it is needed. ``params`` is one NumPy-backed
-    chunk, drawn on the client as :func:`mlp_xp._host.random_problem` draws it.
+    chunk, drawn on the client as :func:`mlp_xp.problems.random_problem` draws it.
 
     Examples
     --------
