@@ -9,7 +9,7 @@ from typing import Any
 
 from array_api_compat import array_namespace
 
-__all__ = ["describe", "dtype_name", "has_known_shape", "is_known", "namespace"]
+__all__ = ["describe", "dtype_name", "has_known_shape", "is_known", "namespace", "odd_array"]
 
 #: Array type -> its namespace. ``array_namespace`` costs microseconds and a small network's
 #: whole pass about fifty; the namespace depends on the type alone.
@@ -65,3 +65,26 @@ def is_known(n: Any) -> bool:
 def has_known_shape(x: Any) -> bool:
     """Whether every entry of ``x.shape`` is known."""
     return all(is_known(n) for n in x.shape)
+
+
+#: NumPy's array subclasses that change what the operators mean, and how to leave them.
+_ODD_ARRAYS = {
+    "matrix": "a numpy.matrix, whose * is a matrix product; convert it with numpy.asarray",
+    "MaskedArray": "a numpy masked array, whose masked entries drop out silently; fill it first, "
+    "e.g. numpy.ma.filled(x, 0.0)",
+}
+
+
+def odd_array(x: Any) -> str | None:
+    """What is wrong with ``x`` if it is a ``numpy.matrix`` or a masked array, else None.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> odd_array(np.ma.masked_array([1.0]))[:25], odd_array(np.ones(2))
+    ('a numpy masked array, who', None)
+    """
+    for cls in type(x).__mro__:
+        if cls.__module__.startswith("numpy") and cls.__name__ in _ODD_ARRAYS:
+            return _ODD_ARRAYS[cls.__name__]
+    return None

@@ -13,6 +13,7 @@ device-to-host transfers whatever the size of ``x``.
 from __future__ import annotations
 
 import math
+import numbers
 import operator
 import sys
 import time
@@ -22,9 +23,9 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import array_api_extra as xpx
-from array_api_compat import array_namespace, device, is_array_api_obj, is_dask_array
+from array_api_compat import array_namespace, device, is_array_api_obj, is_dask_array, is_numpy_namespace
 
-from ._common import describe, dtype_name, has_known_shape
+from ._common import describe, dtype_name, has_known_shape, odd_array
 from ._host import frozen_global_random_state, random_unit_directions
 from .layout import ParamLayout, unravel_index
 
@@ -254,21 +255,15 @@ def gradcheck(
     """
     start = time.perf_counter()
     xp, dtype = _check_x(x)
-    if mode not in ("full", "fast"):
-        raise ValueError(f"mode must be 'full' or 'fast'; got {mode!r}")
-    if mode == "fast":
-        try:
-            if isinstance(n_directions, bool):
-                raise TypeError
-            n_directions = operator.index(n_directions)  # also NumPy integers
-        except TypeError:
-            raise ValueError(f"n_directions must be a positive int; got {n_directions!r}") from None
-        if n_directions < 1:
-            raise ValueError(f"n_directions must be a positive int; got {n_directions!r}")
+    _check_arguments(f, mode, eps, tol, n_directions, seed, layout, raise_exception, progress)
+    n_directions = operator.index(n_directions)  # a NumPy integer as a Python int
     eps, tol = _defaults(xp, x, eps, tol)
     n = math.prod(x.shape)
     if layout is not None and layout.size != n:
-        raise ValueError(f"layout describes {layout.size} parameters but x has {n} entries")
+        raise ValueError(
+            f"gradcheck: layout describes {layout.size} parameters ({layout}) but x has {n} entries; "
+            "pass the layout of x's dimensions, e.g. param_layout(dims)"
+        )
     with frozen_global_random_state() as restore:
         ctx = _Context(f, x, xp, eps, layout, restore)
         run = _full if mode == "full" else _fast
@@ -313,23 +308,78 @@ def gradcheck_naive(f: Function, x: Any) -> bool:
 
 
 def _check_x(x: Any) -> tuple[Any, str]:
+    if (odd := odd_array(x)) is not None:
+        raise TypeError(f"gradcheck: x must be a plain array, not {odd}")
     if not is_array_api_obj(x):
         raise TypeError(
-            f"x must be an array of an array-API library (NumPy, CuPy, torch, JAX, ...); "
-            f"got {type(x).__name__}"
+            f"gradcheck: x must be an array of an array-API library (NumPy, CuPy, torch, JAX, ...); "
+            f"got {describe(x)}"
         )
     xp = array_namespace(x)
     if not xp.isdtype(x.dtype, "real floating"):
         raise TypeError(
-            f"x must have a real floating dtype (float64 is best); got {x.dtype}: "
+            f"gradcheck: x must have a real floating dtype (float64 is best); got {dtype_name(x.dtype)}: "
             "finite differences need a continuous x"
         )
     if not has_known_shape(x):
         raise ValueError(
-            f"x must have a known shape; got {tuple(x.shape)} (for a Dask array, say after boolean "
-            "indexing, call x.compute_chunk_sizes() first)"
+            f"gradcheck: x must have a known shape; got {tuple(x.shape)} (for a Dask array, say after "
+            "boolean indexing, call x.compute_chunk_sizes() first)"
         )
     return xp, dtype_name(x.dtype)
+
+
+#: The most random directions fast mode takes: the directions are drawn as one float64 host
+#: array of n_directions x size entries (1024 directions of a million entries: 8 GiB).
+MAX_DIRECTIONS = 1024
+
+
+def _is_int(v: Any) -> bool:
+    try:
+        operator.index(v)
+    except TypeError:
+        return False
+    return not isinstance(v, bool)
+
+
+def _check_step(name: str, v: Any) -> None:
+    """``eps`` and ``tol``: None (the dtype's default), or a finite real number > 0."""
+    if v is None:
+        return
+    if isinstance(v, bool) or not isinstance(v, numbers.Real):
+        raise TypeError(f"gradcheck: {name} must be a real number > 0 or None (the dtype's default); "
+                        f"got {describe(v)}")
+    if not (math.isfinite(v) and float(v) > 0):
+        raise ValueError(f"gradcheck: {name} must be finite and > 0, or None for the dtype's default; "
+                         f"got {v!r}")
+
+
+def _check_arguments(f: Any, mode: Any, eps: Any, tol: Any, n_directions: Any, seed: Any, layout: Any,
+                     raise_exception: Any, progress: Any) -> None:
+    """Every argument of :func:`gradcheck` but ``x``, before ``f`` is ever called."""
+    if not callable(f):
+        raise TypeError(f"gradcheck: f must be a function f(x) -> (cost, grad); got {describe(f)}")
+    if not (isinstance(mode, str) and mode in ("full", "fast")):
+        raise ValueError(f"gradcheck: mode must be 'full' or 'fast'; got {describe(mode)}"
+                         if not isinstance(mode, str) else
+                         f"gradcheck: mode must be 'full' or 'fast'; got {mode[:40]!r}")
+    _check_step("eps", eps)
+    _check_step("tol", tol)
+    if not _is_int(n_directions) or not 1 <= operator.index(n_directions) <= MAX_DIRECTIONS:
+        shown = n_directions if _is_int(n_directions) else describe(n_directions)
+        raise ValueError(f"gradcheck: n_directions must be a positive int of at most {MAX_DIRECTIONS}; "
+                         f"got {shown}")
+    if not _is_int(seed) or operator.index(seed) < 0:
+        raise ValueError(f"gradcheck: seed must be an int >= 0 (it seeds numpy.random.default_rng); "
+                         f"got {seed if _is_int(seed) else describe(seed)}")
+    if layout is not None and not isinstance(layout, ParamLayout):
+        raise TypeError(f"gradcheck: layout must be a ParamLayout (from param_layout(dims)) or None; "
+                        f"got {describe(layout)}")
+    if not isinstance(raise_exception, bool):
+        raise TypeError(f"gradcheck: raise_exception must be True or False; got {describe(raise_exception)}")
+    if not (isinstance(progress, bool) or callable(progress)):
+        raise TypeError(f"gradcheck: progress must be True, False or a function progress(done, total); "
+                        f"got {describe(progress)}")
 
 
 def _defaults(xp: Any, x: Any, eps: float | None, tol: float | None) -> tuple[float, float]:
@@ -371,7 +421,7 @@ class _Context:
         self.calls += 1
         out = self.f(y)
         if not (isinstance(out, tuple | list) and len(out) == 2):
-            raise ValueError(f"f(x) must return a pair (cost, grad); got {describe(out)}")
+            raise ValueError(f"gradcheck: f(x) must return a pair (cost, grad); got {describe(out)}")
         return self._cost(out[0]), out[1]
 
     def cost(self, y: Any) -> Any:
@@ -380,27 +430,42 @@ class _Context:
 
     def _cost(self, cost: Any) -> Any:
         xp = self.xp
-        if is_array_api_obj(cost) and array_namespace(cost) is xp:
+        if is_array_api_obj(cost):
             if tuple(cost.shape) != ():
-                raise ValueError(f"f(x) must return a scalar cost; got an array of shape {tuple(cost.shape)}")
-            return cost
-        if is_array_api_obj(cost) and tuple(cost.shape) != ():
-            raise ValueError(f"f(x) must return a scalar cost; got an array of shape {tuple(cost.shape)}")
-        if not isinstance(cost, int | float) and not (is_array_api_obj(cost)):
-            raise ValueError(f"f(x) must return a scalar cost; got {describe(cost)}")
+                raise ValueError(f"gradcheck: f(x) must return a scalar cost; got an array of shape "
+                                 f"{tuple(cost.shape)} ({describe(cost)})")
+            if not array_namespace(cost).isdtype(cost.dtype, "real floating"):
+                raise ValueError(f"gradcheck: f(x) must return a real floating cost; got {describe(cost)}")
+            if array_namespace(cost) is xp:
+                return cost
+        elif isinstance(cost, bool) or not isinstance(cost, numbers.Real):
+            raise ValueError(f"gradcheck: f(x) must return a real scalar cost; got {describe(cost)}")
         # a Python or host NumPy scalar: already on the host, so float() moves nothing
         return xp.asarray(float(cost), dtype=self.x.dtype, device=self.device)
 
     def _grad(self, grad: Any) -> Any:
         xp = self.xp
-        if not (is_array_api_obj(grad) and array_namespace(grad) is xp):
+        if not is_array_api_obj(grad) and not is_numpy_namespace(xp):
+            raise ValueError(f"gradcheck: f(x) must return grad as an array of x's library "
+                             f"({xp.__name__}); got {describe(grad)}")
+        if is_array_api_obj(grad) and array_namespace(grad) is not xp:
+            raise ValueError(f"gradcheck: f(x) must return grad as an array of x's library "
+                             f"({xp.__name__}); got one of {array_namespace(grad).__name__}: move it "
+                             "with that library's asarray, or compute it from x")
+        if not is_array_api_obj(grad):  # a SciPy-style function's list, for NumPy's x
+            if grad is None or isinstance(grad, str | bytes | dict):
+                raise ValueError(f"gradcheck: f(x) must return grad as an array like x; got {describe(grad)}")
             try:
-                grad = xp.asarray(grad, dtype=self.x.dtype, device=self.device)
-            except (TypeError, ValueError, RuntimeError) as exc:
-                raise ValueError(f"f(x) must return grad as an array like x; got {describe(grad)}") from exc
+                grad = xp.asarray(grad)
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"gradcheck: f(x) must return grad as an array like x; "
+                                 f"got {describe(grad)}") from exc
+        if not xp.isdtype(grad.dtype, ("real floating", "signed integer", "unsigned integer")):
+            raise ValueError(f"gradcheck: f(x) must return a real gradient; got {describe(grad)} "
+                             "(a complex or boolean gradient is never cast to real)")
         if tuple(grad.shape) != self.shape:
             raise ValueError(
-                f"f(x) returned grad of shape {tuple(grad.shape)}, but x has shape {self.shape}"
+                f"gradcheck: f(x) returned grad of shape {tuple(grad.shape)}, but x has shape {self.shape}"
             )
         return grad if grad.dtype == self.x.dtype else xp.astype(grad, self.x.dtype)
 

@@ -30,7 +30,7 @@ from array_api_compat import (
     is_torch_namespace,
 )
 
-from ._common import describe, dtype_name, is_known, namespace
+from ._common import describe, dtype_name, is_known, namespace, odd_array
 from .layout import check_dimensions, param_layout
 
 __all__ = ["check_float_array", "check_network_inputs", "check_values"]
@@ -57,6 +57,8 @@ def _register(where: str, name: str, x: Any) -> Any:
             f"{where}: {name} must be an array of an array-API library ({_LIBRARIES}), "
             f"got {type(x).__module__}.{type(x).__qualname__}"
         ) from None
+    if (odd := odd_array(x)) is not None:  # never cached: each call refuses it
+        raise TypeError(f"{where}: {name} must be a plain array, not {odd}")
     if is_numpy_namespace(xp):
         _ARRAY_TYPES[type(x)] = None
     elif is_torch_namespace(xp) or is_cupy_namespace(xp) or is_array_api_strict_namespace(xp):

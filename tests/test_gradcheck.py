@@ -2,6 +2,7 @@ import math
 import random
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -259,7 +260,7 @@ def test_integer_or_boolean_x_is_an_error(backend, xp, dtype):
 
 
 def test_x_that_is_not_an_array_is_an_error():
-    with pytest.raises(TypeError, match=r"x must be an array of an array-API library.*got list"):
+    with pytest.raises(TypeError, match=r"gradcheck: x must be an array of an array-API library.*got a list"):
         gradcheck(lambda y: (0.0, y), [1.0, 2.0])
 
 
@@ -278,9 +279,9 @@ def test_bad_arguments_are_named(backend, xp):
     f = lambda y: (xp.sum(y**2), 2 * y)  # noqa: E731
     with pytest.raises(ValueError, match="mode must be 'full' or 'fast'; got 'slow'"):
         gradcheck(f, x, mode="slow")
-    with pytest.raises(ValueError, match="n_directions must be a positive int; got 0"):
+    with pytest.raises(ValueError, match="n_directions must be a positive int of at most 1024; got 0"):
         gradcheck(f, x, mode="fast", n_directions=0)
-    with pytest.raises(ValueError, match="layout describes 115 parameters but x has 2 entries"):
+    with pytest.raises(ValueError, match=r"layout describes 115 parameters \(W1 10x5.*\) but x has 2"):
         gradcheck(f, x, layout=param_layout((10, 5, 10)))
 
 
@@ -400,3 +401,91 @@ for mode in ("full", "fast"):
 """
     run = subprocess.run([sys.executable, "-W", "error", "-c", code], capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
+
+
+def _never_called(y):
+    raise AssertionError("f was called before the arguments were checked")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"tol": float("nan")}, ValueError, r"gradcheck: tol must be finite and > 0.*got nan"),
+        ({"tol": -1.0}, ValueError, r"gradcheck: tol must be finite and > 0.*got -1.0"),
+        ({"tol": 0}, ValueError, r"gradcheck: tol must be finite and > 0"),
+        ({"tol": True}, TypeError, r"gradcheck: tol must be a real number > 0 or None.*got a bool True"),
+        ({"tol": "1e-5"}, TypeError, r"gradcheck: tol must be a real number"),
+        ({"eps": 0.0}, ValueError, r"gradcheck: eps must be finite and > 0.*got 0.0"),
+        ({"eps": float("inf")}, ValueError, r"gradcheck: eps must be finite and > 0.*got inf"),
+        ({"eps": 1j}, TypeError, r"gradcheck: eps must be a real number"),
+        ({"mode": "slow"}, ValueError, r"gradcheck: mode must be 'full' or 'fast'; got 'slow'"),
+        ({"mode": None}, ValueError, r"gradcheck: mode must be 'full' or 'fast'; got a NoneType None"),
+        ({"n_directions": 0}, ValueError, r"^gradcheck: n_directions must be a positive int.*1024; got 0$"),
+        ({"n_directions": 10**9}, ValueError, r"n_directions must be .* at most 1024; got 10+$"),
+        ({"n_directions": 2.0}, ValueError, r"n_directions must be a positive int.*got a float 2.0"),
+        ({"n_directions": True}, ValueError, r"n_directions must be a positive int.*got a bool True"),
+        ({"seed": -1}, ValueError, r"gradcheck: seed must be an int >= 0.*got -1"),
+        ({"seed": 1.5}, ValueError, r"gradcheck: seed must be an int >= 0.*got a float 1.5"),
+        ({"layout": (10, 5, 10)}, TypeError, r"gradcheck: layout must be a ParamLayout.*got a tuple"),
+        ({"layout": param_layout((10, 5, 10))}, ValueError, r"gradcheck: layout describes 115 parameters"),
+        ({"raise_exception": "yes"}, TypeError, r"gradcheck: raise_exception must be True or False"),
+        ({"progress": 1}, TypeError, r"gradcheck: progress must be True, False or a function"),
+    ],
+    ids=lambda v: repr(v) if not isinstance(v, dict) else ",".join(f"{k}={v[k]!r}"[:30] for k in v),
+)
+@pytest.mark.parametrize("mode", ["full", "fast"])
+def test_every_argument_is_checked_before_f_is_called(kwargs, error, match, mode):
+    x = np.asarray([1.0, 2.0])
+    with pytest.raises(error, match=match):
+        gradcheck(_never_called, x, **{"mode": mode, **kwargs})
+
+
+def test_f_must_be_callable():
+    with pytest.raises(TypeError, match=r"gradcheck: f must be a function f\(x\) -> \(cost, grad\); got a"):
+        gradcheck([1.0], np.asarray([1.0]))
+
+
+@pytest.mark.parametrize(
+    ("returns", "match"),
+    [
+        (lambda xp, y: (xp.sum(y**2), None), r"f\(x\) must return grad as an array.*got a NoneType None"),
+        (lambda xp, y: (xp.sum(y**2), "2y"), r"f\(x\) must return grad as an array.*got a str"),
+        (lambda xp, y: (1j, 2 * y), r"f\(x\) must return a real scalar cost; got a complex"),
+        (lambda xp, y: (None, 2 * y), r"f\(x\) must return a real scalar cost; got a NoneType"),
+        (lambda xp, y: (True, 2 * y), r"f\(x\) must return a real scalar cost; got a bool"),
+        (lambda xp, y: (xp.sum(y**2), y > 0), r"f\(x\) must return a real gradient; got a 1-D bool array"),
+    ],
+)
+def test_what_f_returns_is_checked_and_never_judged(backend, xp, returns, match):
+    x = backend.asarray([1.0, 2.0, 3.0], "float64")
+    with pytest.raises(ValueError, match=match):
+        gradcheck(lambda y: returns(xp, y), x)
+
+
+def test_a_complex_gradient_is_refused_not_cast():
+    x = np.asarray([1.0, 2.0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # NumPy's ComplexWarning would say it was cast
+        with pytest.raises(ValueError, match=r"must return a real gradient; got a 1-D complex128 array"):
+            gradcheck(lambda y: (np.sum(y**2), 2 * y + 0j), x)
+        with pytest.raises(ValueError, match=r"must return a real floating cost; got a 0-D complex128"):
+            gradcheck(lambda y: (np.sum(y**2) + 0j, 2 * y), x)
+
+
+def test_a_gradient_of_another_library_is_refused():
+    torch = pytest.importorskip("torch")
+    x = torch.asarray([1.0, 2.0], dtype=torch.float64)
+    with pytest.raises(ValueError, match=r"grad as an array of x's library \(array_api_compat.torch\); "
+                                         r"got one of array_api_compat.numpy"):
+        gradcheck(lambda y: (torch.sum(y**2), 2 * y.numpy()), x)
+
+
+@pytest.mark.filterwarnings("ignore:the matrix subclass:PendingDeprecationWarning")
+@pytest.mark.parametrize(
+    "odd", [lambda: np.matrix([[1.0, 2.0]]), lambda: np.ma.masked_array([1.0, 2.0], mask=[0, 1])],
+    ids=["matrix", "masked"],
+)
+def test_numpy_matrix_and_masked_arrays_are_refused(odd):
+    odd = odd()
+    with pytest.raises(TypeError, match=r"gradcheck: x must be a plain array, not a numpy"):
+        gradcheck(lambda y: (np.sum(y**2), 2 * y), odd)
