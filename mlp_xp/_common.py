@@ -5,11 +5,16 @@ A leaf: it imports nothing from the package.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeAlias
 
 from array_api_compat import array_namespace
 
-__all__ = ["describe", "dtype_name", "has_known_shape", "is_known", "namespace", "odd_array"]
+__all__ = ["Array", "describe", "dtype_name", "has_known_shape", "is_known", "namespace", "odd_array"]
+
+#: An array of any array-API library (NumPy, CuPy, torch, JAX, Dask, array-api-strict). The
+#: standard defines no common array type to check against, so for a type checker it is Any;
+#: in a signature it says "an array", where Any would say "anything".
+Array: TypeAlias = Any
 
 #: Array type -> its namespace. ``array_namespace`` costs microseconds and a small network's
 #: whole pass about fifty; the namespace depends on the type alone.

@@ -26,6 +26,8 @@ from typing import Any
 
 import numpy as np
 
+from ._common import Array
+
 __all__ = [
     "BACKEND_NAMES",
     "Backend",
@@ -96,7 +98,7 @@ class Backend:
             return False
         return True
 
-    def asarray(self, a: Any, dtype: str) -> Any:
+    def asarray(self, a: Any, dtype: str) -> Array:
         """Move host data onto this backend's device with an explicit dtype.
 
         ``dtype`` is a name (``"float64"``, ``"float32"``, ...); the library's own default
@@ -104,7 +106,7 @@ class Backend:
         """
         return self._asarray(np.asarray(a, dtype=dtype), dtype)
 
-    def to_numpy(self, x: Any) -> np.ndarray:
+    def to_numpy(self, x: Array) -> np.ndarray:
         """Bring an array of this backend back to host NumPy (waits for the device)."""
         return self._to_numpy(x)
 

@@ -7,16 +7,15 @@ for any finite input.
 
 from __future__ import annotations
 
-from typing import Any
-
 from array_api_compat import array_namespace
 
+from ._common import Array
 from .validation import check_float_array
 
 __all__ = ["log_softmax", "sigmoid", "sigmoid_grad", "softmax"]
 
 
-def softmax(x: Any) -> Any:
+def softmax(x: Array) -> Array:
     """Softmax of a 1-D vector, or of each row of a 2-D array.
 
     ``softmax(x)_i = exp(x_i - max(x)) / sum_j exp(x_j - max(x))``: shifting by the row's
@@ -36,7 +35,7 @@ def softmax(x: Any) -> Any:
     return e / xp.sum(e, axis=-1, keepdims=True)
 
 
-def log_softmax(x: Any) -> Any:
+def log_softmax(x: Array) -> Array:
     """Logarithm of :func:`softmax`, computed without forming ``softmax`` (log-sum-exp).
 
     Finite for any finite input, where ``log(softmax(x))`` would give ``-inf``.
@@ -54,7 +53,7 @@ def log_softmax(x: Any) -> Any:
     return shifted
 
 
-def sigmoid(x: Any) -> Any:
+def sigmoid(x: Array) -> Array:
     """Logistic sigmoid ``1 / (1 + exp(-x))``, elementwise.
 
     Computed as ``1 / (1 + exp(-x))`` where ``x >= 0`` and ``exp(x) / (1 + exp(x))`` where
@@ -79,7 +78,7 @@ def sigmoid(x: Any) -> Any:
     return xp.where(positive, xp.ones_like(e), e) / (e + 1)
 
 
-def sigmoid_grad(s: Any) -> Any:
+def sigmoid_grad(s: Array) -> Array:
     """Derivative of the sigmoid, given ``s = sigmoid(x)`` (not ``x``): ``s * (1 - s)``.
 
     Examples

@@ -25,7 +25,7 @@ from typing import Any, Literal
 import array_api_extra as xpx
 from array_api_compat import array_namespace, device, is_array_api_obj, is_dask_array, is_numpy_namespace
 
-from ._common import describe, dtype_name, has_known_shape, odd_array
+from ._common import Array, describe, dtype_name, has_known_shape, odd_array
 from ._host import frozen_global_random_state, random_unit_directions
 from .layout import ParamLayout, unravel_index
 
@@ -38,7 +38,7 @@ __all__ = [
     "gradcheck_naive",
 ]
 
-Function = Callable[[Any], tuple[Any, Any]]
+Function = Callable[[Array], tuple[Array, Array]]
 #: ``progress(done, total)``: called after each entry of a full check.
 Progress = Callable[[int, int], object]
 
@@ -167,7 +167,7 @@ class GradcheckResult:
 
 def gradcheck(
     f: Function,
-    x: Any,
+    x: Array,
     *,
     mode: Literal["full", "fast"] = "full",
     eps: float | None = None,
@@ -277,7 +277,7 @@ def gradcheck(
     return result
 
 
-def gradcheck_naive(f: Function, x: Any) -> bool:
+def gradcheck_naive(f: Function, x: Array) -> bool:
     """The seed's gradient check: :func:`gradcheck` in full mode, printed as the seed printed.
 
     ``f(x)`` returns ``(cost, grad)``. Entry ``i`` fails when

@@ -15,9 +15,8 @@ Backward (``delta1`` is dCost/dz2, ``delta3`` is dCost/dz1):
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
-from ._common import namespace
+from ._common import Array, namespace
 from .layout import param_layout
 from .validation import check_network_inputs
 
@@ -25,8 +24,8 @@ __all__ = ["forward_backward_prop"]
 
 
 def forward_backward_prop(
-    data: Any, labels: Any, params: Any, dimensions: Sequence[int]
-) -> tuple[Any, Any]:
+    data: Array, labels: Array, params: Array, dimensions: Sequence[int]
+) -> tuple[Array, Array]:
     """Cost and gradient of the two-layer sigmoidal network (see the module docstring).
 
     Parameters

@@ -21,11 +21,11 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import array_api_extra as xpx
 from array_api_compat import array_namespace
 
+from ._common import Array
 from .functions import sigmoid
 from .layout import param_layout
 
@@ -50,8 +50,8 @@ MATERIAL_BUGS: tuple[str, ...] = tuple(PLANTED_BUGS)[:-1]
 
 
 def planted_forward_backward(
-    data: Any, labels: Any, params: Any, dimensions: Sequence[int], bug: str | None = None
-) -> tuple[Any, Any]:
+    data: Array, labels: Array, params: Array, dimensions: Sequence[int], bug: str | None = None
+) -> tuple[Array, Array]:
     """The network's cost and a gradient with the planted ``bug`` (a key of ``PLANTED_BUGS``).
 
     ``bug=None`` gives the true gradient, computed here the same way as the bugs.

@@ -30,7 +30,7 @@ from array_api_compat import (
     is_torch_namespace,
 )
 
-from ._common import describe, dtype_name, is_known, namespace, odd_array
+from ._common import Array, describe, dtype_name, is_known, namespace, odd_array
 from .layout import check_dimensions, param_layout
 
 __all__ = ["check_float_array", "check_network_inputs", "check_values"]
@@ -83,7 +83,7 @@ def _float_error(where: str, name: str, x: Any) -> TypeError:
     )
 
 
-def check_float_array(x: Any, *, where: str, name: str = "x", ndims: tuple[int, ...] | None = None) -> None:
+def check_float_array(x: Array, *, where: str, name: str = "x", ndims: tuple[int, ...] | None = None) -> None:
     """Check that ``x`` is an array of real floating dtype, of one of the ranks ``ndims`` if given.
 
     Raises
@@ -190,7 +190,7 @@ def _check_arrays(where: str, data: Any, labels: Any, params: Any) -> tuple[Any,
     return n_data, n_labels, n_params
 
 
-def check_network_inputs(data: Any, labels: Any, params: Any, dimensions: Sequence[int]) -> None:
+def check_network_inputs(data: Array, labels: Array, params: Array, dimensions: Sequence[int]) -> None:
     """Check the arguments of ``forward_backward_prop``: structure only, no data read.
 
     Raises
@@ -239,7 +239,7 @@ def _check_sizes(where: str, data: Any, labels: Any, params: Any, dimensions: Se
         )
 
 
-def check_values(data: Any, labels: Any, params: Any, dimensions: Sequence[int] | None = None) -> None:
+def check_values(data: Array, labels: Array, params: Array, dimensions: Sequence[int] | None = None) -> None:
     """Opt-in check of the values: one-hot ``labels`` rows, finite ``data`` and ``params``.
 
     ``forward_backward_prop`` checks only what it can without reading the data; call this
