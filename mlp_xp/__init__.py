@@ -4,6 +4,8 @@ The same code runs on NumPy, CuPy, PyTorch, JAX, array-api-strict and Dask array
 pass arrays of any of them and get arrays of the same library and device back.
 """
 
+from importlib import metadata as _metadata
+
 from .functions import log_softmax, sigmoid, sigmoid_grad, softmax
 from .gradcheck import (
     GradcheckEntry,
@@ -39,4 +41,4 @@ __all__ = [
     "sigmoid_grad",
     "softmax",
 ]
-__version__ = "0.1.0"
+__version__ = _metadata.version("mlp_xp")  # one version, pyproject.toml's

@@ -35,6 +35,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import functools
+import importlib.metadata
 import os
 import platform
 import sys
@@ -44,6 +45,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from threadpoolctl import threadpool_info
 
 from .backends import Backend
 from .network import forward_backward_prop
@@ -391,12 +393,8 @@ TIMING_VARIABLES = (
 
 def environment(backends: Iterable[Backend], dtype: str) -> dict[str, Any]:
     """Where the numbers came from: versions, CPU, BLAS and threads, devices, dtype, TF32, time."""
-    from threadpoolctl import threadpool_info
-
-    from . import __version__
-
     return {
-        "mlp_xp": __version__,
+        "mlp_xp": importlib.metadata.version("mlp_xp"),
         "python": platform.python_version(),
         "platform": platform.platform(),
         "cpu": _cpu_model(),
