@@ -19,14 +19,18 @@ On a CUDA machine, ``--tag gpu --max-batch 65536`` gives the GPU table and plot.
 
 from __future__ import annotations
 
-import argparse
+import importlib.util
 import json
+import os
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+import click
 
 from mlp_xp.bench import describe_environment, format_seconds
 
@@ -58,21 +62,70 @@ def markdown_table(doc: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--tag", default="cpu", help="file name part: benchmarks/results/bench_<tag>.*")
-    parser.add_argument("--max-batch", default="8192", help="largest M of the sweep")
-    parser.add_argument("--min-time", default="0.2", help="seconds of timed calls per measurement")
-    parser.add_argument("--json-dir", type=Path, help="keep the two JSON documents here (megabytes: "
-                        "every timed call is in them); default: a temporary folder")
-    args = parser.parse_args()
+class _OneLineErrors(click.Command):
+    """A command whose usage errors print as one line (``Error: ...``) with exit status 2.
+
+    As the ``mlp-xp`` command's do (``mlp_xp/cli.py``): Click's own format adds the usage and
+    a hint on lines of their own; a user's mistake here gets the message, naming the option.
+    """
+
+    def main(self, args: Sequence[str] | None = None, prog_name: str | None = None,
+             complete_var: str | None = None, standalone_mode: bool = True, **extra: Any) -> Any:
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode, **extra)
+        try:
+            rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.UsageError as exc:
+            where = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
+            click.echo(f"Error: {exc.format_message()}{where}", err=True)
+            sys.exit(2)
+        except click.ClickException as exc:
+            exc.show()
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            click.echo("Aborted!", err=True)
+            sys.exit(1)
+        sys.exit(rv if isinstance(rv, int) else 0)
+
+
+def _installed(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
+
+
+def _check_tag(ctx: click.Context, param: click.Parameter, tag: str) -> str:
+    """The tag goes into file names in benchmarks/results/: not empty, no folder in it."""
+    if not tag or any(sep in tag for sep in ("/", os.sep, os.altsep) if sep):
+        raise click.BadParameter(f"{tag!r} is not a part of a file name: give one that is not empty, "
+                                 "without '/'")
+    return tag
+
+
+@click.command(cls=_OneLineErrors, help=__doc__.split("\n\n")[0],
+               context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--tag", default="cpu", show_default=True, callback=_check_tag,
+              help="File name part: benchmarks/results/bench_<tag>.*.")
+@click.option("--max-batch", type=click.IntRange(min=1), default=8192, show_default=True,
+              help="Largest M of the sweep (mlp-xp bench --sweep --max-batch).")
+@click.option("--min-time", type=click.FloatRange(min=0, min_open=True), default=0.2, show_default=True,
+              help="Seconds of timed calls per measurement (mlp-xp bench --min-time).")
+@click.option("--json-dir", type=click.Path(file_okay=False, writable=True, path_type=Path),
+              show_default=True, help="Keep the two JSON documents here (megabytes: every timed call "
+              "is in them); default: a temporary folder.")
+def main(tag: str, max_batch: int, min_time: float, json_dir: Path | None) -> None:
+    if not _installed("matplotlib"):  # for the sweep's plot, minutes into the run
+        raise click.UsageError("the sweep's plot needs matplotlib, which is not installed: "
+                               "pip install matplotlib")
+    if json_dir is not None:
+        try:
+            json_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise click.BadParameter(f"cannot make the folder {str(json_dir)!r}: {exc.strerror}",
+                                     param_hint="--json-dir") from None
+    max_batch_arg, min_time_arg = str(max_batch), str(min_time)  # as mlp-xp bench is given them
     RESULTS.mkdir(parents=True, exist_ok=True)
-    stem = RESULTS / f"bench_{args.tag}"
-    json_dir = args.json_dir or Path(tempfile.mkdtemp(prefix="mlp_xp_bench_"))
-    json_dir.mkdir(parents=True, exist_ok=True)
-    json_stem = json_dir / f"bench_{args.tag}"
+    stem = RESULTS / f"bench_{tag}"
+    json_dir = json_dir or Path(tempfile.mkdtemp(prefix="mlp_xp_bench_"))
+    json_stem = json_dir / f"bench_{tag}"
 
     start = time.perf_counter()
     main_job = subprocess.run([sys.executable, "-m", "mlp_xp"], stdout=subprocess.PIPE, text=True)
@@ -80,9 +133,9 @@ def main() -> None:
     print(main_job.stdout)
     if main_job.returncode != 0:
         sys.exit(f"the main job failed (exit {main_job.returncode}): nothing written to benchmarks/results/")
-    (RESULTS / f"mlp-xp_{args.tag}.txt").write_text(f"$ mlp-xp\n{main_job.stdout}")
-    shapes = mlp_xp_bench("--min-time", args.min_time, "--json", f"{json_stem}.json")
-    sweep = mlp_xp_bench("--sweep", "--max-batch", args.max_batch, "--min-time", args.min_time,
+    (RESULTS / f"mlp-xp_{tag}.txt").write_text(f"$ mlp-xp\n{main_job.stdout}")
+    shapes = mlp_xp_bench("--min-time", min_time_arg, "--json", f"{json_stem}.json")
+    sweep = mlp_xp_bench("--sweep", "--max-batch", max_batch_arg, "--min-time", min_time_arg,
                          "--json", f"{json_stem}_sweep.json", "--plot", f"{stem}.png")
     crossover = "; ".join(
         f"{name}: {'from M = ' + str(M) if M is not None else 'not faster at the largest M'}"
@@ -93,11 +146,11 @@ def main() -> None:
         "",
         f"The main job (`mlp-xp`, every backend, default shapes) took {main_job_s:.0f} s wall.",
         "",
-        f"Default shapes (`mlp-xp bench --min-time {args.min_time}`):",
+        f"Default shapes (`mlp-xp bench --min-time {min_time_arg}`):",
         "",
         markdown_table(shapes),
         "",
-        f"Sweep of M at (Dx, H, Dy) = (784, 512, 10) (`mlp-xp bench --sweep --max-batch {args.max_batch}`); "
+        f"Sweep of M at (Dx, H, Dy) = (784, 512, 10) (`mlp-xp bench --sweep --max-batch {max_batch_arg}`); "
         f"faster than NumPy from M on (the crossover): {crossover}.",
         "",
         markdown_table(sweep),

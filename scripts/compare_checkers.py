@@ -18,14 +18,15 @@ Run (takes a few minutes on 2 CPU cores)::
 
 from __future__ import annotations
 
-import argparse
+import importlib.util
 import sys
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import click
 import numpy as np
 
 from mlp_xp import gradcheck, param_layout
@@ -201,20 +202,66 @@ def table(problem: Problem, budget: int, checkers: list[str]) -> str:
     return "\n".join(lines)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--budget", type=int, default=500, help="stop a check past this many calls of f (0: never)"
-    )
-    parser.add_argument("--large-m", type=int, default=32, help="examples in the 101,770-parameter problem")
-    parser.add_argument("--checkers", nargs="*", default=list(CHECKERS), choices=list(CHECKERS))
-    args = parser.parse_args()
+class _OneLineErrors(click.Command):
+    """A command whose usage errors print as one line (``Error: ...``) with exit status 2.
+
+    As the ``mlp-xp`` command's do (``mlp_xp/cli.py``): Click's own format adds the usage and
+    a hint on lines of their own; a user's mistake here gets the message, naming the option.
+    """
+
+    def main(self, args: Sequence[str] | None = None, prog_name: str | None = None,
+             complete_var: str | None = None, standalone_mode: bool = True, **extra: Any) -> Any:
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode, **extra)
+        try:
+            rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.UsageError as exc:
+            where = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
+            click.echo(f"Error: {exc.format_message()}{where}", err=True)
+            sys.exit(2)
+        except click.ClickException as exc:
+            exc.show()
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            click.echo("Aborted!", err=True)
+            sys.exit(1)
+        sys.exit(rv if isinstance(rv, int) else 0)
+
+
+#: The library a checker's runner imports, for the checkers that need one besides NumPy.
+LIBRARY = {run_torch: "torch", run_scipy: "scipy"}
+
+
+def _installed(library: str) -> bool:
+    return importlib.util.find_spec(library) is not None
+
+
+def _check_checkers(ctx: click.Context, param: click.Parameter, names: tuple[str, ...]) -> tuple[str, ...]:
+    """Every chosen checker's library is installed: found before the first table, not after."""
+    for name in names:
+        library = LIBRARY.get(CHECKERS[name][0])
+        if library is not None and not _installed(library):
+            raise click.BadParameter(f"{name!r} needs {library}, which is not installed: "
+                                     f"pip install {library} (or the 'peers' extra)")
+    return names
+
+
+@click.command(cls=_OneLineErrors, help=__doc__.split("\n\n")[0],
+               context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--budget", type=click.IntRange(min=0), default=500, show_default=True,
+              help="Stop a check of the large problem past this many calls of f (0: never).")
+@click.option("--large-m", type=click.IntRange(min=1), default=32, show_default=True,
+              help="Examples in the 101,770-parameter problem.")
+@click.option("--checkers", multiple=True, default=tuple(CHECKERS), show_default=True,
+              type=click.Choice(list(CHECKERS)), callback=_check_checkers,
+              help="Checkers to run, in this order; repeatable (quote each name: it has a space).")
+def main(budget: int, large_m: int, checkers: tuple[str, ...]) -> None:
     warnings.simplefilter("ignore", UserWarning)  # torch's float64 / sparse notes
-    for problem in problems(args.large_m):
-        budget = args.budget if problem.n > 1000 else 0
-        stop = f" (checks stopped past {budget:,} calls of f)" if budget else ""
+    for problem in problems(large_m):
+        problem_budget = budget if problem.n > 1000 else 0
+        stop = f" (checks stopped past {problem_budget:,} calls of f)" if problem_budget else ""
         print(f"\n**{problem.name}**{stop}\n")
-        print(table(problem, budget, args.checkers))
+        print(table(problem, problem_budget, checkers))
     print(
         "\nCells: verdict, calls of f (`caught` and `pass` are right answers). `stopped`: still running "
         "past the budget (torch's fast mode reruns a full slow-mode Jacobian to word its failure "

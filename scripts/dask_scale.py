@@ -15,14 +15,19 @@ Usage (the figures in docs/dask.md)::
 
 from __future__ import annotations
 
-import argparse
 import resource
+import sys
 import time
+from collections.abc import Sequence
 from typing import Any
 
+import click
 import dask
 import dask.array as da
+from click.core import ParameterSource
 from distributed import Client, LocalCluster
+from distributed.comm import parse_address, parse_host_port
+from distributed.comm.registry import get_backend as get_comm_backend
 
 from mlp_xp import forward_backward_prop
 from mlp_xp.backends import DASK_DEFAULT_CHUNK_ROWS, get_backend
@@ -125,33 +130,84 @@ def report(r: dict[str, Any], where: str) -> None:
     print(f"cost = {r['cost']:.6e}, |grad| = {r['grad_norm']:.6e}")
 
 
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text}")
-    return value
+class _OneLineErrors(click.Command):
+    """A command whose usage errors print as one line (``Error: ...``) with exit status 2.
+
+    As the ``mlp-xp`` command's do (``mlp_xp/cli.py``): Click's own format adds the usage and
+    a hint on lines of their own; a user's mistake here gets the message, naming the option.
+    """
+
+    def main(self, args: Sequence[str] | None = None, prog_name: str | None = None,
+             complete_var: str | None = None, standalone_mode: bool = True, **extra: Any) -> Any:
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode, **extra)
+        try:
+            rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.UsageError as exc:
+            where = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
+            click.echo(f"Error: {exc.format_message()}{where}", err=True)
+            sys.exit(2)
+        except click.ClickException as exc:
+            exc.show()
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            click.echo("Aborted!", err=True)
+            sys.exit(1)
+        sys.exit(rv if isinstance(rv, int) else 0)
 
 
-def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--rows", type=positive_int, default=1_000_000, help="M (default 1,000,000)")
-    p.add_argument("--dims", type=positive_int, nargs=3, default=(256, 128, 10), metavar=("DX", "H", "DY"))
-    p.add_argument("--chunk-rows", type=positive_int, default=DASK_DEFAULT_CHUNK_ROWS,
-                   help=f"rows per chunk (default {DASK_DEFAULT_CHUNK_ROWS})")
-    p.add_argument("--workers", type=positive_int, default=2, help="LocalCluster processes (default 2)")
-    p.add_argument("--address", help="scheduler of an existing cluster, e.g. tcp://scheduler:8786 "
-                   "(then --workers is ignored)")
-    args = p.parse_args(argv)
-    dims = tuple(args.dims)
-    if args.address:
-        with Client(args.address) as client:
+def _check_address(ctx: click.Context, param: click.Parameter, address: str | None) -> str | None:
+    """A scheduler address Dask can parse: a known scheme (tcp:// if none) and, but for inproc://, a port.
+
+    Only parsed here; connecting is left to ``main``, which makes a failure one line too.
+    """
+    if address is None:
+        return None
+    try:
+        scheme, location = parse_address(address)
+        get_comm_backend(scheme)  # ValueError: unknown address scheme
+        if scheme != "inproc":
+            parse_host_port(location)  # ValueError: no port, or not a number
+    except ValueError as exc:
+        raise click.BadParameter(f"not a scheduler address ({exc}); e.g. tcp://scheduler:8786") from None
+    return address
+
+
+positive = click.IntRange(min=1)
+
+
+@click.command(cls=_OneLineErrors, help=__doc__.split("\n\n")[0],
+               context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--rows", type=positive, default=1_000_000, show_default=True,
+              help="M: rows of data and labels.")
+@click.option("--dims", type=positive, nargs=3, default=(256, 128, 10), show_default=True,
+              metavar="DX H DY", help="The network's dimensions (Dx, H, Dy).")
+@click.option("--chunk-rows", type=positive, default=DASK_DEFAULT_CHUNK_ROWS, show_default=True,
+              help="Rows per chunk.")
+@click.option("--workers", type=positive, default=2, show_default=True,
+              help="LocalCluster worker processes, one thread each (not with --address).")
+@click.option("--address", callback=_check_address, show_default=True,
+              help="Scheduler of an existing cluster to use instead of a LocalCluster, e.g. "
+              "tcp://scheduler:8786.")
+@click.pass_context
+def main(ctx: click.Context, rows: int, dims: tuple[int, int, int], chunk_rows: int, workers: int,
+         address: str | None) -> None:
+    if address and ctx.get_parameter_source("workers") is not ParameterSource.DEFAULT:
+        raise click.UsageError("--workers sizes the LocalCluster this script starts; with --address "
+                               "the existing cluster's workers run it")
+    if address:
+        try:
+            client = Client(address)
+        except OSError as exc:  # nothing answered there
+            raise click.BadParameter(f"cannot connect: {exc}", param_hint="--address") from None
+        with client:
             # peak RSS of long-running workers includes whatever they did before this run
-            report(measure(client, args.rows, dims, args.chunk_rows), f"{args.address} (existing cluster)")
+            report(measure(client, rows, dims, chunk_rows), f"{address} (existing cluster)")
         return
-    with LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True,
+    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                       host="127.0.0.1", dashboard_address=None) as cluster, Client(cluster) as client:
-        where = f"LocalCluster, {args.workers} worker processes x 1 thread, on 127.0.0.1"
-        report(measure(client, args.rows, dims, args.chunk_rows), where)
+        where = f"LocalCluster, {workers} worker processes x 1 thread, on 127.0.0.1"
+        report(measure(client, rows, dims, chunk_rows), where)
 
 
 if __name__ == "__main__":

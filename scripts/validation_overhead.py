@@ -12,13 +12,16 @@ as many calls as fill about 0.2 s (``timeit``'s autorange), all measured in one 
 
 from __future__ import annotations
 
-import argparse
 import statistics
+import sys
 import timeit
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import click
 
 from mlp_xp import forward_backward_prop
-from mlp_xp.backends import get_backend
+from mlp_xp.backends import BACKEND_NAMES, BackendUnavailable, get_backend
 from mlp_xp.problems import seed_problem
 from mlp_xp.validation import check_float_array, check_network_inputs, check_values
 
@@ -41,17 +44,57 @@ def measure(name: str, repeats: int) -> tuple[float, float, float, float]:
     )
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--backend", action="append", default=[], help="repeatable; default numpy")
-    parser.add_argument("--repeats", type=int, default=7)
-    args = parser.parse_args()
+class _OneLineErrors(click.Command):
+    """A command whose usage errors print as one line (``Error: ...``) with exit status 2.
+
+    As the ``mlp-xp`` command's do (``mlp_xp/cli.py``): Click's own format adds the usage and
+    a hint on lines of their own; a user's mistake here gets the message, naming the option.
+    """
+
+    def main(self, args: Sequence[str] | None = None, prog_name: str | None = None,
+             complete_var: str | None = None, standalone_mode: bool = True, **extra: Any) -> Any:
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode, **extra)
+        try:
+            rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.UsageError as exc:
+            where = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
+            click.echo(f"Error: {exc.format_message()}{where}", err=True)
+            sys.exit(2)
+        except click.ClickException as exc:
+            exc.show()
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            click.echo("Aborted!", err=True)
+            sys.exit(1)
+        sys.exit(rv if isinstance(rv, int) else 0)
+
+
+def _check_backends(ctx: click.Context, param: click.Parameter, names: tuple[str, ...]) -> tuple[str, ...]:
+    """Every name a backend that runs here, before any timing (an unknown one, or one without its
+    library or device, is a usage error that says why)."""
+    for name in names:
+        try:
+            get_backend(name)
+        except (ValueError, BackendUnavailable) as exc:
+            raise click.BadParameter(str(exc)) from None
+    return names
+
+
+@click.command(cls=_OneLineErrors, help=__doc__.split("\n\n")[0],
+               context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--backend", "backends", multiple=True, default=("numpy",), show_default=True,
+              metavar="NAME", callback=_check_backends,
+              help=f"Backend to time; repeatable. Known: {', '.join(BACKEND_NAMES)}.")
+@click.option("--repeats", type=click.IntRange(min=1), default=7, show_default=True,
+              help="Rounds per median, each of as many calls as fill about 0.2 s.")
+def main(backends: tuple[str, ...], repeats: int) -> None:
     print(
         f"{'backend':<18}{'check_network_inputs':>22}{'check_float_array':>19}"
         f"{'check_values':>14}{'forward_backward_prop':>23}{'share':>8}"
     )
-    for name in args.backend or ["numpy"]:
-        t_net, t_arr, t_val, t_fbp = measure(name, args.repeats)
+    for name in backends:
+        t_net, t_arr, t_val, t_fbp = measure(name, repeats)
         print(
             f"{name:<18}{t_net * 1e6:>19.2f} us{t_arr * 1e6:>16.2f} us{t_val * 1e6:>11.1f} us"
             f"{t_fbp * 1e6:>20.1f} us{t_net / t_fbp:>8.1%}"

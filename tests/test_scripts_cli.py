@@ -1,0 +1,188 @@
+"""The command lines of scripts/bench_readme.py, compare_checkers.py, dask_scale.py and
+validation_overhead.py: ``--help`` lists every option, and a user's mistake is one line on
+stderr and exit status 2, before any work. No benchmark runs: in the tests of mistakes, what
+a script calls to start its work is replaced by something that fails the test when used."""
+
+import subprocess
+import sys
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from ._scripts import SCRIPTS, load_script
+
+#: Each script's options, as --help must list them.
+OPTIONS = {
+    "bench_readme": ["--tag", "--max-batch", "--min-time", "--json-dir"],
+    "compare_checkers": ["--budget", "--large-m", "--checkers"],
+    "dask_scale": ["--rows", "--dims", "--chunk-rows", "--workers", "--address"],
+    "validation_overhead": ["--backend", "--repeats"],
+}
+
+#: The names in each script through which its work starts.
+WORK = {
+    "bench_readme": ["subprocess"],  # the main job and mlp-xp bench run as subprocesses
+    "compare_checkers": ["problems", "table"],
+    "dask_scale": ["LocalCluster", "Client", "measure"],
+    "validation_overhead": ["measure"],
+}
+
+
+class _Work:
+    """Stands in for what starts a script's work: calling it, or any of its attributes, fails."""
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def __call__(self, *args, **kwargs):
+        raise AssertionError(f"the work started: {self.name} was called before the mistake was reported")
+
+    def __getattr__(self, attr: str):
+        raise AssertionError(f"the work started: {self.name}.{attr} was used before the mistake was reported")
+
+
+@pytest.fixture
+def no_work(monkeypatch):
+    """``no_work(name)``: scripts/<name>.py, loaded, with its work replaced by ``_Work``."""
+
+    def load(name: str):
+        module = load_script(name)
+        for attr in WORK[name]:
+            monkeypatch.setattr(module, attr, _Work(attr))
+        return module
+
+    return load
+
+
+def _one_line_error(module, args: list[str], *fragments: str) -> str:
+    """Run ``module.main`` on ``args``: exit status 2, nothing on stdout, and on stderr one line,
+    holding every fragment."""
+    result = CliRunner().invoke(module.main, args)
+    assert result.exit_code == 2, (result.output, result.exception)
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
+    assert "Traceback" not in result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0]
+    return lines[0]
+
+
+@pytest.mark.parametrize("name", sorted(OPTIONS))
+def test_help_lists_every_option_with_its_default(name):
+    # run as a script, as `python scripts/<name>.py --help` is
+    run = subprocess.run([sys.executable, str(SCRIPTS / f"{name}.py"), "--help"],
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.startswith(f"Usage: {name}.py [OPTIONS]")
+    for option in OPTIONS[name]:
+        assert f"  {option} " in run.stdout
+    assert "[default: " in run.stdout
+    assert run.stderr == ""
+
+
+@pytest.mark.parametrize("name", sorted(OPTIONS))
+def test_every_option_has_help_and_shows_its_default(name):
+    options = [p for p in load_script(name).main.params if isinstance(p, click.Option)]
+    assert sorted(o.opts[0] for o in options) == sorted(OPTIONS[name])  # no option left out, none added
+    for option in options:
+        assert option.help and option.show_default is True, option.opts
+
+
+@pytest.mark.parametrize("name", sorted(OPTIONS))
+def test_h_is_help_too(name):
+    runner = CliRunner()
+    short, long = (runner.invoke(load_script(name).main, [flag]) for flag in ("-h", "--help"))
+    assert short.exit_code == long.exit_code == 0 and short.stdout == long.stdout
+
+
+@pytest.mark.parametrize(("args", "fragments"), [
+    (["--max-batch", "0"], ["'--max-batch'", "0 is not in the range x>=1"]),
+    (["--min-time", "0"], ["'--min-time'", "x>0"]),
+    (["--min-time", "fast"], ["'--min-time'", "'fast' is not a valid float"]),
+    (["--tag", "gpu/h200"], ["'--tag'", "'gpu/h200' is not a part of a file name"]),
+    (["--tag", ""], ["'--tag'", "not empty"]),
+])
+def test_bench_readme_mistakes(no_work, args, fragments):
+    _one_line_error(no_work("bench_readme"), args, *fragments)
+
+
+def test_bench_readme_json_dir_must_be_a_folder(no_work, tmp_path):
+    a_file = tmp_path / "a_file"
+    a_file.write_text("")
+    _one_line_error(no_work("bench_readme"), ["--json-dir", str(a_file)], "'--json-dir'", "is a file")
+    _one_line_error(no_work("bench_readme"), ["--json-dir", str(a_file / "json")], "--json-dir",
+                    "cannot make the folder")
+
+
+def test_bench_readme_needs_matplotlib_before_it_starts(no_work, monkeypatch):
+    module = no_work("bench_readme")
+    monkeypatch.setattr(module, "_installed", lambda name: name != "matplotlib")
+    _one_line_error(module, [], "matplotlib, which is not installed")
+
+
+@pytest.mark.parametrize(("args", "fragments"), [
+    (["--budget", "-1"], ["'--budget'", "-1 is not in the range x>=0"]),
+    (["--large-m", "0"], ["'--large-m'", "0 is not in the range x>=1"]),
+    (["--checkers", "mlp_xp"], ["'--checkers'", "'mlp_xp' is not one of 'mlp_xp full'"]),
+    (["--checkers", "mlp_xp full", "torch fast"], ["unexpected extra argument (torch fast)"]),
+])
+def test_compare_checkers_mistakes(no_work, args, fragments):
+    _one_line_error(no_work("compare_checkers"), args, *fragments)
+
+
+def test_compare_checkers_needs_each_chosen_checker_s_library(no_work, monkeypatch):
+    module = no_work("compare_checkers")
+    monkeypatch.setattr(module, "_installed", lambda library: library != "torch")
+    _one_line_error(module, [], "'--checkers'", "'torch slow' needs torch, which is not installed")
+    args = ["--checkers", "mlp_xp full", "--checkers", "torch fast"]
+    _one_line_error(module, args, "'torch fast' needs torch")
+    # without torch, the other checkers still run: the check lets them through to the work
+    result = CliRunner().invoke(module.main, ["--checkers", "mlp_xp full", "--checkers", "scipy all"])
+    assert isinstance(result.exception, AssertionError) and "the work started" in str(result.exception)
+
+
+@pytest.mark.parametrize(("args", "fragments"), [
+    (["--rows", "0"], ["'--rows'", "0 is not in the range x>=1"]),
+    (["--dims", "256", "0", "10"], ["'--dims'", "0 is not in the range x>=1"]),
+    (["--dims", "256", "128"], ["'--dims' requires 3 arguments"]),
+    (["--chunk-rows", "many"], ["'--chunk-rows'", "'many' is not a valid integer"]),
+    (["--workers", "0"], ["'--workers'", "0 is not in the range x>=1"]),
+    (["--address", "scheduler"], ["'--address'", "missing port number"]),
+    (["--address", "tpc://scheduler:8786"], ["'--address'", "unknown address scheme 'tpc'"]),
+    (["--address", "tcp://scheduler:8786", "--workers", "4"], ["--workers", "with --address"]),
+])
+def test_dask_scale_mistakes(no_work, args, fragments):
+    _one_line_error(no_work("dask_scale"), args, *fragments)
+
+
+def test_dask_scale_address_where_nothing_answers(no_work, monkeypatch):
+    module = no_work("dask_scale")
+
+    def client(address):
+        raise OSError(f"Timed out trying to connect to {address} after 30 s")
+
+    monkeypatch.setattr(module, "Client", client)
+    _one_line_error(module, ["--address", "tcp://scheduler:8786"], "--address", "cannot connect",
+                    "Timed out trying to connect to tcp://scheduler:8786")
+
+
+@pytest.mark.parametrize(("args", "fragments"), [
+    (["--backend", "numpy", "--backend", "nonesuch"], ["'--backend'", "unknown backend 'nonesuch'"]),
+    (["--repeats", "0"], ["'--repeats'", "0 is not in the range x>=1"]),
+])
+def test_validation_overhead_mistakes(no_work, args, fragments):
+    _one_line_error(no_work("validation_overhead"), args, *fragments)
+
+
+def test_validation_overhead_backend_that_cannot_run_here(no_work, monkeypatch):
+    from mlp_xp.backends import BackendUnavailable
+
+    module = no_work("validation_overhead")
+
+    def get_backend(name):
+        raise BackendUnavailable(name, "cupy is not installed")
+
+    monkeypatch.setattr(module, "get_backend", get_backend)
+    _one_line_error(module, ["--backend", "cupy"], "'--backend'", "backend 'cupy' is not available")
