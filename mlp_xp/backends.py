@@ -250,6 +250,12 @@ def dask_chunk_rows() -> int:
 
     Read at every :meth:`Backend.asarray`, so it can be changed between calls.
 
+    Raises
+    ------
+    ValueError
+        If the variable is set but not a positive whole number (``''`` included); the
+        message says what came and how to fix it.
+
     Examples
     --------
     >>> import os
@@ -258,15 +264,15 @@ def dask_chunk_rows() -> int:
     ...     dask_chunk_rows()
     1000
     """
-    raw = os.environ.get(DASK_CHUNK_ROWS_VAR, "").strip()
-    if not raw:
+    raw = os.environ.get(DASK_CHUNK_ROWS_VAR)
+    if raw is None:
         return DASK_DEFAULT_CHUNK_ROWS
-    try:
-        rows = int(raw)
-    except ValueError:
-        rows = 0
+    rows = int(raw) if raw.strip().isdecimal() else 0  # "1.5", "-3", "" and "ten" are refused alike
     if rows < 1:
-        raise ValueError(f"${DASK_CHUNK_ROWS_VAR} must be a positive whole number of rows, got {raw!r}")
+        raise ValueError(
+            f"${DASK_CHUNK_ROWS_VAR} must be a positive whole number of rows, got {raw!r}; "
+            f"set it to one (e.g. {DASK_DEFAULT_CHUNK_ROWS}, the default) or unset it"
+        )
     return rows
 
 

@@ -8,8 +8,8 @@ One measurement of a function ``f`` on a backend:
 3. warm-up calls are made and thrown away until, with the first call, they take
    ``min_time / 4`` (at most ``MAX_WARMUP`` of them);
 4. calls are then timed one by one until ``min_time`` seconds of calls (and at least
-   ``MIN_RUNS`` calls) have been measured; the report is their median and interquartile
-   range.
+   ``MIN_RUNS`` calls) have been measured, or ``MAX_RUNS`` calls; the report is their
+   median and interquartile range.
 
 Every timed call starts on an idle device (``Backend.synchronize()``) and stops only when
 its result is ready (``Backend.wait(result)``): a CUDA device synchronise for CuPy and
@@ -36,6 +36,7 @@ import dataclasses
 import datetime
 import functools
 import importlib.metadata
+import math
 import os
 import platform
 import sys
@@ -54,6 +55,7 @@ from .validation import check_values
 
 __all__ = [
     "DEFAULT_SHAPES",
+    "MAX_RUNS",
     "MIN_RUNS",
     "SCHEMA",
     "SWEEP_BATCHES",
@@ -62,7 +64,9 @@ __all__ = [
     "Row",
     "Shape",
     "Timing",
+    "available_memory",
     "bench_shape",
+    "bytes_needed",
     "crossover",
     "describe_environment",
     "environment",
@@ -78,6 +82,9 @@ __all__ = [
 SCHEMA = "mlp_xp.bench/1"
 #: At least this many timed calls, however long one call takes, so that an IQR exists.
 MIN_RUNS = 5
+#: At most this many timed calls, however short ``min_time`` makes them: far more than a
+#: median and an IQR need, and a bound on the loop even where a coarse clock reads 0 s.
+MAX_RUNS = 100_000
 #: At most this many warm-up calls; fewer once they (and the first call) pass ``min_time / 4``.
 MAX_WARMUP = 10
 #: ``--sweep`` batch sizes: powers of two from 1 to 65536.
@@ -103,7 +110,7 @@ class Shape:
             Unless ``text`` is four positive integers joined by ``x``.
         """
         parts = text.lower().split("x")
-        if len(parts) != 4 or not all(p.strip().isdigit() and int(p) > 0 for p in parts):
+        if len(parts) != 4 or not all(p.strip().isdecimal() and int(p) > 0 for p in parts):
             raise ValueError(
                 f"expected M x Dx x H x Dy as four positive integers joined by 'x' "
                 f"(e.g. 4096x784x512x10), got {text!r}"
@@ -184,9 +191,14 @@ def time_calls(
         be on the device.
     min_time : float
         Keep timing calls until their times add up to this many seconds (and at least
-        ``MIN_RUNS`` calls were timed).
+        ``MIN_RUNS`` calls were timed), or ``MAX_RUNS`` calls were timed.
     clock : callable
         Seconds as a float; ``time.perf_counter`` unless a test fakes it.
+
+    Raises
+    ------
+    ValueError
+        If ``min_time`` is not a finite number > 0.
 
     Examples
     --------
@@ -195,6 +207,8 @@ def time_calls(
     >>> t.n >= MIN_RUNS and t.median_s > 0
     True
     """
+
+    _check_min_time("time_calls", min_time)
 
     def one_call() -> float:
         backend.synchronize()
@@ -210,9 +224,16 @@ def time_calls(
             break
         warmup_budget -= one_call()
     runs: list[float] = []
-    while len(runs) < MIN_RUNS or sum(runs) < min_time:
+    total = 0.0
+    while len(runs) < MIN_RUNS or (total < min_time and len(runs) < MAX_RUNS):
         runs.append(one_call())
+        total += runs[-1]
     return Timing(first, tuple(runs))
+
+
+def _check_min_time(function: str, min_time: float) -> None:
+    if not (math.isfinite(min_time) and min_time > 0):
+        raise ValueError(f"{function}: min_time must be a finite number of seconds > 0, got {min_time!r}")
 
 
 def _on_device(backend: Backend, arrays: Iterable[np.ndarray], dtype: str) -> list[Any]:
@@ -286,8 +307,10 @@ def bench_shape(backend: Backend, shape: Shape, dtype: str, min_time: float, see
     """Time ``forward_backward_prop`` and its matrix-product floor on one backend and shape.
 
     An exception while timing (out of memory, a library bug) is recorded in ``Row.error``
-    rather than raised, so one failing backend does not hide the others.
+    rather than raised, so one failing backend does not hide the others; a ``min_time``
+    that is not a finite number > 0 is the caller's mistake, a ``ValueError``.
     """
+    _check_min_time("bench_shape", min_time)
     row = Row(backend.name, backend.device_name, backend.version, dtype, shape)
     try:
         # one set of operands on the device at a time: the first call's are freed on return
@@ -297,6 +320,68 @@ def bench_shape(backend: Backend, shape: Shape, dtype: str, min_time: float, see
         first_line = (str(exc).splitlines() or [""])[0]
         return dataclasses.replace(row, error=f"{type(exc).__name__}: {first_line}")
     return dataclasses.replace(row, timing=timing, floor=floor)
+
+
+def bytes_needed(shape: Shape, dtype: str) -> int:
+    """Bytes that :func:`bench_shape` needs at ``shape`` at its peak, about, in ``dtype``.
+
+    The network's call holds its data ``M x Dx``, labels ``M x Dy`` and params
+    ``(Dx+1) H + (H+1) Dy``, with at its peak two ``M x H`` temporaries, two ``M x Dy``
+    ones and the gradient (its four blocks and their concatenation: twice the params).
+    The floor (:func:`matmul_floor`) holds its six operands and its five products. The
+    two are never alive together, so the larger counts. Small vectors and the host's
+    copies while data move are left out: a sane first bound, not an exact peak.
+
+    Parameters
+    ----------
+    shape : Shape
+    dtype : str
+        A NumPy dtype name, e.g. ``"float64"``.
+
+    Returns
+    -------
+    int
+        Bytes.
+
+    Examples
+    --------
+    >>> round(bytes_needed(Shape(10, 100_000, 100_000, 10), "float64") / 2**30, 1)  # GiB
+    223.6
+    >>> bytes_needed(Shape(20, 10, 5, 10), "float32") * 2 == bytes_needed(Shape(20, 10, 5, 10), "float64")
+    True
+    """
+    M, Dx, H, Dy = shape.M, shape.Dx, shape.H, shape.Dy
+    params = (Dx + 1) * H + (H + 1) * Dy
+    network = M * Dx + M * Dy + params + 2 * M * H + 2 * M * Dy + 2 * params
+    floor_operands = M * Dx + Dx * H + H * Dy + 2 * M * H + M * Dy  # data, W1, W2, h, delta1, delta3
+    floor_products = 2 * M * H + M * Dy + H * Dy + Dx * H
+    return np.dtype(dtype).itemsize * max(network, floor_operands + floor_products)
+
+
+def available_memory() -> int | None:
+    """Bytes of memory this machine has available now, or ``None`` where that is unknown.
+
+    Linux's ``MemAvailable`` (free memory and what the kernel can reclaim at once),
+    else ``os.sysconf``'s free physical pages. A container's cgroup limit is not read.
+
+    Examples
+    --------
+    >>> n = available_memory()
+    >>> n is None or n > 0
+    True
+    """
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024  # given in kB
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        pages, page_size = os.sysconf("SC_AVPHYS_PAGES"), os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):  # no os.sysconf (Windows), or no such name
+        return None
+    return pages * page_size if pages > 0 and page_size > 0 else None
 
 
 def _baseline_medians(rows: Sequence[Row], baseline: str) -> dict[tuple[Shape, str], float]:

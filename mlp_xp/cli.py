@@ -25,6 +25,7 @@ from .backends import (
     Backend,
     BackendUnavailable,
     available_backends,
+    dask_chunk_rows,
     get_backend,
     known_backends,
 )
@@ -37,6 +38,10 @@ __all__ = ["main", "main_job"]
 #: timed). 0.2 s keeps the main job at about a minute on a 2-core CPU with five backends,
 #: where the MNIST-like shape's minimum of five calls already takes longer than this.
 DEFAULT_MIN_TIME = 0.2
+#: The largest ``--min-time``: a backend at one shape takes about 2.5 times it (the network
+#: and its floor, each with warm-up), so a sweep of 17 batch sizes on five backends at 60 s
+#: takes about 3.5 hours already, and a minute of calls is far more than a median needs.
+MAX_MIN_TIME = 60.0
 DTYPES = ("float64", "float32")
 
 
@@ -66,6 +71,13 @@ class _OneLineErrors(click.Group):
         sys.exit(rv if isinstance(rv, int) else 0)
 
 
+class _EnvironmentMistake(click.ClickException):
+    """A bad environment variable: one line and exit code 2 like a usage error, without the
+    pointer to ``--help`` (no option is at fault)."""
+
+    exit_code = 2
+
+
 class _Parsed(click.ParamType):
     """An option value made by ``parse(text)``; its ``ValueError`` or ``BackendUnavailable``
     becomes a usage error that quotes it."""
@@ -80,6 +92,23 @@ class _Parsed(click.ParamType):
             return self.parse(value)
         except (ValueError, BackendUnavailable) as exc:
             self.fail(str(exc), param, ctx)
+
+
+def _seconds(text: str) -> float:
+    """``--min-time``: a finite number of seconds > 0 and at most ``MAX_MIN_TIME``."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = float("nan")
+    if not 0 < seconds <= MAX_MIN_TIME:  # nan compares false: refused too
+        raise ValueError(f"expected seconds, a number > 0 and at most {MAX_MIN_TIME:g}, got {text!r}")
+    return seconds
+
+
+def _not_empty(ctx: click.Context, param: click.Parameter, path: str | None) -> str | None:
+    if path == "":
+        raise click.BadParameter("an empty path names no file", ctx, param)
+    return path
 
 
 backend_option = click.option(
@@ -97,7 +126,7 @@ def _check_writable(path: str, option: str) -> None:
         with open(path, "a"):
             pass
     except OSError as exc:
-        raise click.BadParameter(f"cannot write {path!r}: {exc.strerror}", param_hint=option) from None
+        raise click.BadParameter(f"cannot write {path!r}: {exc.strerror}", param_hint=[option]) from None
     if not existed:
         os.remove(path)
 
@@ -114,7 +143,7 @@ def _check_plot(path: str) -> None:
     if ext not in formats:
         raise click.BadParameter(
             f"cannot tell the image format of {path!r}; end it with one of .{', .'.join(sorted(formats))}",
-            param_hint="--plot",
+            param_hint=["--plot"],
         )
     _check_writable(path, "--plot")
 
@@ -124,8 +153,41 @@ def _check_float64(backends: Sequence[Backend], dtype: str) -> None:
         if dtype == "float64" and not b.supports_float64:
             raise click.BadParameter(
                 f"backend {b.name!r} cannot make float64 arrays on {b.device_name}; use --dtype float32",
-                param_hint="--dtype",
+                param_hint=["--dtype"],
             )
+
+
+def _check_dask_chunk_rows(backends: Sequence[Backend]) -> None:
+    """Fail before any work if the Dask backend is chosen and its chunk-size variable is bad."""
+    if any(b.name == "dask" for b in backends):
+        try:
+            dask_chunk_rows()
+        except ValueError as exc:
+            raise _EnvironmentMistake(str(exc)) from None
+
+
+def _check_memory(shapes: Sequence[Shape], dtype: str, sweep: bool) -> None:
+    """Fail before any work if the largest shape needs more memory than this machine has now.
+
+    Host memory is a sane first bound for GPU backends too: their data are drawn on the host.
+    """
+    available = bench.available_memory()
+    if available is None or not shapes:
+        return
+    shape = max(shapes, key=lambda s: bench.bytes_needed(s, dtype))
+    needed = bench.bytes_needed(shape, dtype)
+    if needed > available:
+        smaller = "--max-batch, Dx, H or Dy" if sweep else "M, Dx, H or Dy"
+        raise click.BadParameter(
+            f"{shape} needs about {_gib(needed)} in {dtype} (data, labels, params, gradient and "
+            f"temporaries), but this machine has {_gib(available)} available; choose a smaller {smaller}",
+            param_hint=["--shape", "--max-batch"] if sweep else ["--shape"],
+        )
+
+
+def _gib(n: int) -> str:
+    gib = n / 2**30
+    return f"{gib:.3g} GiB" if gib < 1000 else f"{gib:,.0f} GiB"
 
 
 def _run_sanity(backend: Backend, dtype: str, seed: int) -> tuple[bool, str]:
@@ -212,8 +274,11 @@ def main_job() -> int:
     """The seed's sanity check and the timing at the default shapes, on every available backend.
 
     Prints one table; returns the exit status: 0 when every sanity check passes, 1 otherwise.
+    A bad ``$MLP_XP_DASK_CHUNK_ROWS`` (when Dask is here) is a ``click.ClickException``
+    raised before any work.
     """
     backends = available_backends()
+    _check_dask_chunk_rows(backends)
     env = bench.environment(backends, "float64")
     click.echo(bench.describe_environment(env))
     click.echo(f"Sanity check (the seed's gradient check) and timing of forward_backward_prop; "
@@ -264,7 +329,8 @@ def backends_command() -> None:
 @main.command()
 @backend_option
 @dtype_option
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random problem.")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Seed of the random problem, a whole number >= 0.")
 @click.pass_context
 def sanity(ctx: click.Context, backends: tuple[Backend, ...], dtype: str, seed: int) -> None:
     """The seed's sanity check: gradient check of a 20-example network (10, 5, 10).
@@ -273,6 +339,7 @@ def sanity(ctx: click.Context, backends: tuple[Backend, ...], dtype: str, seed: 
     """
     backends = backends or tuple(available_backends())
     _check_float64(backends, dtype)
+    _check_dask_chunk_rows(backends)
     failed = 0
     for b in backends:
         passed, output = _run_sanity(b, dtype, seed)
@@ -288,13 +355,16 @@ def sanity(ctx: click.Context, backends: tuple[Backend, ...], dtype: str, seed: 
               help=f"Repeatable; default: {', '.join(map(str, DEFAULT_SHAPES))}. With --sweep, its "
               f"Dx x H x Dy (M is swept; default {'x'.join(map(str, SWEEP_DIMENSIONS))}).")
 @dtype_option
-@click.option("--min-time", type=click.FloatRange(min=0, min_open=True), default=DEFAULT_MIN_TIME,
-              show_default=True, help="Seconds of timed calls per measurement (at least "
-              f"{bench.MIN_RUNS} calls are timed).")
-@click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write every row and the "
-              "environment to this JSON file (schema in docs/bench-json.md).")
-@click.option("--plot", "plot_path", type=click.Path(dir_okay=False), help="With --sweep: plot time "
-              "and GFLOP/s against M to this image (needs the 'plot' extra: matplotlib).")
+@click.option("--min-time", type=_Parsed("seconds", _seconds), default=DEFAULT_MIN_TIME,
+              show_default=True, help=f"Seconds of timed calls per measurement, > 0 and at most "
+              f"{MAX_MIN_TIME:g} (each backend and shape takes about 2.5 times it; a sweep has up "
+              f"to {len(SWEEP_BATCHES)} shapes). At least {bench.MIN_RUNS} and at most "
+              f"{bench.MAX_RUNS} calls are timed.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), callback=_not_empty,
+              help="Write every row and the environment to this JSON file (schema in docs/bench-json.md).")
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False), callback=_not_empty,
+              help="With --sweep: plot time and GFLOP/s against M to this image (needs the 'plot' "
+              "extra: matplotlib).")
 @click.option("--sweep", is_flag=True, help="Time batch sizes M = 1, 2, 4, ... up to --max-batch "
               "and report where each backend starts beating NumPy.")
 @click.option("--max-batch", type=click.IntRange(min=1), default=SWEEP_BATCHES[-1], show_default=True,
@@ -340,10 +410,13 @@ def _bench_plan(backends: tuple[Backend, ...], shapes: tuple[Shape, ...], dtype:
         backends = (get_backend("numpy"), *backends)
     backends = tuple({b.name: b for b in backends}.values())  # each once, in the order given
     _check_float64(backends, dtype)
+    _check_dask_chunk_rows(backends)
     if sweep:
         dims = shapes[0].dimensions if shapes else SWEEP_DIMENSIONS
         shapes = tuple(Shape(M, *dims) for M in SWEEP_BATCHES if max_batch >= M)
-    return _BenchPlan(backends, shapes or DEFAULT_SHAPES, sweep, json_path, plot_path)
+    shapes = shapes or DEFAULT_SHAPES
+    _check_memory(shapes, dtype, sweep)
+    return _BenchPlan(backends, shapes, sweep, json_path, plot_path)
 
 
 def _bench_report(plan: _BenchPlan, rows: list[Row], dtype: str, min_time: float) -> int:

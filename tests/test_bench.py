@@ -1,6 +1,8 @@
 """The benchmark's method: what is inside the clock, statistics, FLOPs, ratios, report."""
 
+import io
 import json
+import math
 
 import numpy as np
 import pytest
@@ -16,7 +18,9 @@ def test_shape_parse_and_str():
     assert str(s) == "4096x784x512x10" and Shape.parse("2X3X4X5") == Shape(2, 3, 4, 5)
 
 
-@pytest.mark.parametrize("text", ["3x4", "4x4x4x4x4", "0x4x4x4", "4x-1x4x4", "ax4x4x4", "4.5x4x4x4", "", "x"])
+@pytest.mark.parametrize(
+    "text", ["3x4", "4x4x4x4x4", "0x4x4x4", "4x-1x4x4", "ax4x4x4", "4.5x4x4x4", "", "x", "\u00b2x4x4x4"]
+)
 def test_shape_parse_refuses(text):
     with pytest.raises(ValueError, match=r"four positive integers joined by 'x' .* got "):
         Shape.parse(text)
@@ -101,6 +105,62 @@ def test_time_calls_warms_up_at_most_max_warmup_and_times_at_least_min_runs():
     dev = FakeDevice(work_s=10.0)  # slow calls: the first one warmed up enough; MIN_RUNS however long
     t = bench.time_calls(dev, dev.f, min_time=1.0, clock=dev.clock)
     assert t.n == MIN_RUNS and dev.calls == 1 + MIN_RUNS and t.first_s == 110.0
+
+
+@pytest.mark.parametrize("min_time", [math.inf, -math.inf, math.nan, 0.0, -1.0])
+def test_time_calls_and_bench_shape_refuse_a_min_time_that_would_not_stop(min_time, monkeypatch):
+    dev = FakeDevice()
+    with pytest.raises(ValueError, match=rf"^time_calls: min_time must be a finite number of seconds > 0, "
+                                         rf"got {min_time!r}$"):
+        bench.time_calls(dev, dev.f, min_time=min_time, clock=dev.clock)
+    assert dev.calls == 0
+    monkeypatch.setattr(bench, "time_calls", None)  # not reached: the check comes first, not a row's error
+    with pytest.raises(ValueError, match=r"^bench_shape: min_time must be a finite number of seconds > 0"):
+        bench.bench_shape(get_backend("numpy"), Shape(2, 2, 2, 2), "float64", min_time=min_time)
+
+
+@pytest.mark.parametrize(("work_s", "min_time"), [(0.0, 1.0), (1.0, 1e308)])
+def test_time_calls_stops_at_max_runs(work_s, min_time, monkeypatch):
+    # calls that a coarse clock reads as 0 s, or a min_time that no run would reach
+    monkeypatch.setattr(bench, "MAX_RUNS", 1000)
+    dev = FakeDevice(work_s=work_s, first_extra_s=0.0)
+    f = dev.f
+
+    def bounded():
+        assert dev.calls < 2000, "time_calls did not stop at MAX_RUNS"
+        return f()
+
+    t = bench.time_calls(dev, bounded, min_time=min_time, clock=dev.clock)
+    assert t.n == 1000 and dev.calls <= 1 + bench.MAX_WARMUP + 1000
+
+
+def test_bytes_needed_counts_the_larger_of_the_network_and_its_floor():
+    M, Dx, H, Dy = 7, 3, 5, 2
+    params = (Dx + 1) * H + (H + 1) * Dy
+    network = M * Dx + M * Dy + 3 * params + 2 * M * H + 2 * M * Dy  # inputs, the gradient, temporaries
+    floor = (M * Dx + Dx * H + H * Dy + 2 * M * H + M * Dy) + (2 * M * H + M * Dy + H * Dy + Dx * H)
+    assert floor > network  # small params: the floor's six operands and five products count
+    assert bench.bytes_needed(Shape(M, Dx, H, Dy), "float64") == 8 * floor
+    assert bench.bytes_needed(Shape(M, Dx, H, Dy), "float32") == 4 * floor
+    big = Shape(10, 100_000, 100_000, 10)  # params dominate: the network's three copies of them
+    data_labels, temporaries = 10 * 100_000 + 10 * 10, 2 * 10 * 100_000 + 2 * 10 * 10
+    assert bench.bytes_needed(big, "float64") == 8 * (data_labels + 3 * 10_001_100_010 + temporaries)
+
+
+def test_available_memory_reads_linux_meminfo_else_sysconf(monkeypatch):
+    meminfo = "MemTotal:       32000000 kB\nMemFree:         1000 kB\nMemAvailable:    2048 kB\n"
+    monkeypatch.setattr(bench, "open", lambda path: io.StringIO(meminfo), raising=False)
+    assert bench.available_memory() == 2048 * 1024
+
+    def no_proc(path):
+        raise FileNotFoundError(path)
+
+    monkeypatch.setattr(bench, "open", no_proc, raising=False)
+    sizes = {"SC_AVPHYS_PAGES": 1000, "SC_PAGE_SIZE": 4096}
+    monkeypatch.setattr(bench.os, "sysconf", sizes.__getitem__, raising=False)
+    assert bench.available_memory() == 1000 * 4096
+    monkeypatch.delattr(bench.os, "sysconf")  # as on Windows
+    assert bench.available_memory() is None
 
 
 def test_bench_shape_on_every_backend(backend):

@@ -247,9 +247,31 @@ def _unavailable(monkeypatch):
     return "cupy", "no CUDA device"
 
 
+#: The memory the mistakes' test says this machine has available: 21.3 GiB.
+AVAILABLE_MEMORY = int(21.3 * 2**30)
+#: Environment variables that the mistakes' test sets for a mistake, by its name.
+MISTAKE_ENVIRONMENT = {
+    "bad dask chunk rows (bench)": {"MLP_XP_DASK_CHUNK_ROWS": "abc"},
+    "bad dask chunk rows (bench, default backends)": {"MLP_XP_DASK_CHUNK_ROWS": "-3"},
+    "empty dask chunk rows (sanity)": {"MLP_XP_DASK_CHUNK_ROWS": ""},
+    "bad dask chunk rows (sanity, default backends)": {"MLP_XP_DASK_CHUNK_ROWS": "1.5"},
+    "bad dask chunk rows (main job)": {"MLP_XP_DASK_CHUNK_ROWS": "0"},
+}
+
+
+def _dask_rows_line(raw):
+    return (f"Error: $MLP_XP_DASK_CHUNK_ROWS must be a positive whole number of rows, got {raw!r}; "
+            "set it to one (e.g. 16384, the default) or unset it")
+
+
 def _mistakes(tmp_path):
-    """name -> (arguments, part of the one-line message); ``tmp_path/a_directory`` is a folder."""
+    """name -> (arguments, the one-line message); ``tmp_path/a_directory`` is a folder.
+
+    A message starting with ``Error: `` is the whole line; any other is a part of it.
+    """
     directory = tmp_path / "a_directory"
+    min_time = "Error: Invalid value for '--min-time': expected seconds, a number > 0 and at most 60, got "
+    bench_help, sanity_help = " (see 'mlp-xp bench --help')", " (see 'mlp-xp sanity --help')"
     return {
         "unknown backend": (["bench", "--backend", "nope"],
                             "unknown backend 'nope'; known backends: " + ", ".join(BACKEND_NAMES)),
@@ -268,7 +290,33 @@ def _mistakes(tmp_path):
         "plot without sweep": (["bench", "--plot", str(tmp_path / "x.png")], "needs --sweep"),
         "sweep with two shapes": (["bench", "--sweep", "--shape", "1x2x2x2", "--shape", "1x3x3x3"],
                                   "at most one --shape"),
-        "non-positive min-time": (["bench", "--min-time", "0"], "'--min-time': 0.0 is not in the range"),
+        "non-positive min-time": (["bench", "--min-time", "0"], f"{min_time}'0'{bench_help}"),
+        "infinite min-time": (["bench", "--shape", "1x1x1x1", "--min-time", "inf"],
+                              f"{min_time}'inf'{bench_help}"),
+        "nan min-time": (["bench", "--min-time", "nan"], f"{min_time}'nan'{bench_help}"),
+        "min-time above its bound": (["bench", "--min-time", "61"], f"{min_time}'61'{bench_help}"),
+        "non-numeric min-time": (["bench", "--min-time", "1s"], f"{min_time}'1s'{bench_help}"),
+        "shape too large for memory": (
+            ["bench", "--shape", "10x100000x100000x10"],
+            "Error: Invalid value for '--shape': 10x100000x100000x10 needs about 224 GiB in float64 (data, "
+            "labels, params, gradient and temporaries), but this machine has 21.3 GiB available; choose a "
+            f"smaller M, Dx, H or Dy{bench_help}"),
+        "sweep too large for memory": (
+            ["bench", "--sweep", "--shape", "1x100000x10000x10", "--dtype", "float32"],
+            "Error: Invalid value for '--shape' / '--max-batch': 65536x100000x10000x10 needs about 41.6 GiB "
+            "in float32 (data, labels, params, gradient and temporaries), but this machine has 21.3 GiB "
+            f"available; choose a smaller --max-batch, Dx, H or Dy{bench_help}"),
+        "empty json path": (["bench", "--json", ""],
+                            f"Error: Invalid value for '--json': an empty path names no file{bench_help}"),
+        "empty plot path": (["bench", "--sweep", "--plot", ""],
+                            f"Error: Invalid value for '--plot': an empty path names no file{bench_help}"),
+        "negative seed": (["sanity", "--seed", "-1"],
+                          f"Error: Invalid value for '--seed': -1 is not in the range x>=0.{sanity_help}"),
+        "bad dask chunk rows (bench)": (["bench", "--backend", "dask"], _dask_rows_line("abc")),
+        "bad dask chunk rows (bench, default backends)": (["bench"], _dask_rows_line("-3")),
+        "empty dask chunk rows (sanity)": (["sanity", "--backend", "dask"], _dask_rows_line("")),
+        "bad dask chunk rows (sanity, default backends)": (["sanity"], _dask_rows_line("1.5")),
+        "bad dask chunk rows (main job)": ([], _dask_rows_line("0")),
         "bad max-batch": (["bench", "--sweep", "--max-batch", "0"], "'--max-batch'"),
         "bad seed": (["sanity", "--seed", "x"], "'x' is not a valid integer"),
         "unknown option": (["bench", "--frob"], "--frob"),
@@ -278,17 +326,37 @@ def _mistakes(tmp_path):
 
 @pytest.mark.parametrize("mistake", list(_mistakes(Path())))
 def test_a_mistake_gets_one_line_and_exit_2_before_any_work(mistake, tmp_path, monkeypatch):
+    if "dask" in mistake and "dask" not in AVAILABLE:
+        pytest.skip("dask is not installed")
     monkeypatch.setattr(cli.bench, "bench_shape", no_work)
     monkeypatch.setattr(cli, "sanity_check", no_work)
+    monkeypatch.setattr(cli.bench, "available_memory", lambda: AVAILABLE_MEMORY)
+    for name, value in MISTAKE_ENVIRONMENT.get(mistake, {}).items():
+        monkeypatch.setenv(name, value)
     (tmp_path / "a_directory").mkdir()
     args, message = _mistakes(tmp_path)[mistake]
     result = run(*args)
     assert result.exit_code == 2, result.output
     assert result.stdout == ""
     [line] = result.stderr.splitlines()
-    assert line.startswith("Error: ") and message in line
+    exact = message.startswith("Error: ")
+    assert line == message if exact else line.startswith("Error: ") and message in line
     assert result.exception is None or isinstance(result.exception, SystemExit)
     assert not (tmp_path / "no").exists() and not (tmp_path / "x.png").exists()
+
+
+def test_memory_and_dask_checks_stop_only_what_they_concern(monkeypatch):
+    seen = []
+    monkeypatch.setattr(cli.bench, "bench_shape", lambda b, shape, *a: seen.append(shape) or
+                        bench.Row(b.name, "cpu", "1", "float64", shape, error="RuntimeError: not run"))
+    monkeypatch.setenv("MLP_XP_DASK_CHUNK_ROWS", "abc")  # Dask is not chosen: no matter
+    monkeypatch.setattr(cli.bench, "available_memory", lambda: None)  # unknown here: no check
+    result = run("bench", "--backend", "numpy", "--shape", "10x100000x100000x10")
+    assert result.exit_code == 1 and seen == [Shape(10, 100000, 100000, 10)], result.output
+    monkeypatch.setattr(cli.bench, "available_memory", lambda: AVAILABLE_MEMORY)
+    result = run("bench", "--sweep", "--backend", "numpy", "--shape", "1x100000x10000x10", "--max-batch", "4",
+                 "--dtype", "float32")
+    assert result.exit_code == 1 and [s.M for s in seen[1:]] == [1, 2, 4], result.output  # fits at M <= 4
 
 
 def test_unavailable_backend_says_why(monkeypatch):

@@ -14,6 +14,7 @@ from mlp_xp.backends import (
     DASK_CHUNK_ROWS_VAR,
     DASK_DEFAULT_CHUNK_ROWS,
     _load,
+    dask_chunk_rows,
     dask_scheduler,
     get_backend,
 )
@@ -94,6 +95,23 @@ def test_asarray_chunks_rows_and_keeps_vectors_whole(dask_backend, monkeypatch):
         monkeypatch.setenv(DASK_CHUNK_ROWS_VAR, bad)
         with pytest.raises(ValueError, match=rf"\$MLP_XP_DASK_CHUNK_ROWS must be a positive .* got '{bad}'"):
             dask_backend.asarray(np.ones((3, 2)), "float64")
+
+
+def test_dask_chunk_rows_reads_the_variable(monkeypatch):
+    monkeypatch.delenv(DASK_CHUNK_ROWS_VAR, raising=False)
+    assert dask_chunk_rows() == DASK_DEFAULT_CHUNK_ROWS
+    monkeypatch.setenv(DASK_CHUNK_ROWS_VAR, " 64 ")
+    assert dask_chunk_rows() == 64
+
+
+@pytest.mark.parametrize("bad", ["", " ", "abc", "0", "-3", "1.5", "+7", "\u00b2"])
+def test_dask_chunk_rows_refuses_what_is_not_a_positive_whole_number(bad, monkeypatch):
+    monkeypatch.setenv(DASK_CHUNK_ROWS_VAR, bad)
+    message = (f"$MLP_XP_DASK_CHUNK_ROWS must be a positive whole number of rows, got {bad!r}; "
+               f"set it to one (e.g. {DASK_DEFAULT_CHUNK_ROWS}, the default) or unset it")
+    with pytest.raises(ValueError) as info:
+        dask_chunk_rows()
+    assert str(info.value) == message
 
 
 def test_asarray_is_a_snapshot_of_the_host_array(dask_backend):
