@@ -1,7 +1,8 @@
-"""The flat parameter vector's layout: blocks ``W1, b1, W2, b2``, and names like ``W2[1, 2]``.
+"""The flat parameter vector's layout: blocks ``W1, b1, ..., WL, bL``, names like ``W3[0, 7]``.
 
-``params`` is one 1-D array: ``W1`` (Dx x H), ``b1`` (H), ``W2`` (H x Dy) and ``b2`` (Dy),
-each flattened row-major, concatenated in that order. A :class:`ParamLayout` says where each
+``params`` is one 1-D array: for ``dimensions = (D0, D1, ..., DL)`` (``D0 = Dx``,
+``DL = Dy``), ``Wl`` (D(l-1) x Dl) and ``bl`` (Dl) for each layer ``l``, each flattened
+row-major, concatenated in that order. A :class:`ParamLayout` says where each
 block lies, so a gradient check can name the entry it finds wrong.
 
 A leaf: it imports nothing from the package.
@@ -12,9 +13,10 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import pairwise
 from operator import index
 
-__all__ = ["Block", "ParamLayout", "check_dimensions", "param_layout", "unravel_index"]
+__all__ = ["Block", "ParamLayout", "check_dimensions", "n_params", "param_layout", "unravel_index"]
 
 
 def unravel_index(k: int, shape: tuple[int, ...]) -> tuple[int, ...]:
@@ -61,13 +63,13 @@ class Block:
 
 @dataclass(frozen=True)
 class ParamLayout:
-    """The blocks ``W1`` (Dx x H), ``b1`` (H), ``W2`` (H x Dy), ``b2`` (Dy), row-major, in order."""
+    """The blocks ``W1, b1, ..., WL, bL`` of the flat parameter vector, row-major, in order."""
 
     blocks: tuple[Block, ...]
 
     @property
     def size(self) -> int:
-        """Total number of parameters, ``(Dx + 1) * H + (H + 1) * Dy``."""
+        """Total number of parameters, ``sum over layers of (D(l-1) + 1) * Dl``."""
         return self.blocks[-1].stop
 
     def __iter__(self) -> Iterator[Block]:
@@ -98,7 +100,11 @@ class ParamLayout:
 
 
 def param_layout(dimensions: Sequence[int]) -> ParamLayout:
-    """Layout of the flat parameter vector for ``dimensions = (Dx, H, Dy)``.
+    """Layout of the flat parameter vector for ``dimensions = (Dx, H1, ..., Hk, Dy)``.
+
+    The blocks are ``W1, b1, W2, b2, ..., WL, bL`` for the ``L = k + 1`` layers, in that
+    order, each row-major: ``Wl`` is ``D(l-1) x Dl`` and ``bl`` has ``Dl`` entries. The
+    seed's ``(Dx, H, Dy)`` is ``k = 1``; ``(Dx, Dy)`` (``k = 0``) is softmax regression.
 
     Examples
     --------
@@ -109,32 +115,55 @@ def param_layout(dimensions: Sequence[int]) -> ParamLayout:
     [('W1', (10, 5), 0), ('b1', (5,), 50), ('W2', (5, 10), 55), ('b2', (10,), 105)]
     >>> layout.entry_name(57)
     'W2[0, 2]'
+    >>> str(param_layout((4, 8, 8, 3)))
+    'W1 4x8, b1 8, W2 8x8, b2 8, W3 8x3, b3 3'
     """
-    return _param_layout(*check_dimensions(dimensions, where="param_layout"))
+    return _param_layout(check_dimensions(dimensions, where="param_layout"))
 
 
 @lru_cache(maxsize=64)
-def _param_layout(Dx: int, H: int, Dy: int) -> ParamLayout:
+def _param_layout(dimensions: tuple[int, ...]) -> ParamLayout:
     # cached: forward_backward_prop asks on every call, and building it costs more than a
     # small network's arithmetic; layouts are immutable, so sharing one is safe
     blocks, offset = [], 0
-    for name, shape in (("W1", (Dx, H)), ("b1", (H,)), ("W2", (H, Dy)), ("b2", (Dy,))):
-        blocks.append(Block(name, shape, offset))
-        offset = blocks[-1].stop
+    for i, (d_in, d_out) in enumerate(pairwise(dimensions), start=1):
+        for name, shape in ((f"W{i}", (d_in, d_out)), (f"b{i}", (d_out,))):
+            blocks.append(Block(name, shape, offset))
+            offset = blocks[-1].stop
     return ParamLayout(tuple(blocks))
 
 
-def check_dimensions(
-    dimensions: Sequence[int], *, where: str = "forward_backward_prop"
-) -> tuple[int, int, int]:
-    """``(Dx, H, Dy)`` as Python ints, or a clear error if ``dimensions`` is not three positive integers.
+def n_params(dimensions: Sequence[int]) -> int:
+    """``sum over layers of (D(l-1) + 1) * Dl``: the length of ``params`` (dimensions checked).
+
+    Examples
+    --------
+    >>> n_params((10, 5, 10)), n_params((784, 10))
+    (115, 7850)
+    """
+    d = check_dimensions(dimensions, where="n_params")
+    return sum((a + 1) * b for a, b in pairwise(d))
+
+
+def _shown(dimensions: object) -> str:
+    """``repr(dimensions)``, cut short: a message stays short whatever came."""
+    text = repr(dimensions)
+    return text if len(text) <= 80 else f"{text[:80]}... ({len(text)} characters in all)"
+
+
+_EXPECTED = "at least two positive integers (Dx, H1, ..., Hk, Dy)"
+
+
+def check_dimensions(dimensions: Sequence[int], *, where: str = "forward_backward_prop") -> tuple[int, ...]:
+    """``(Dx, H1, ..., Hk, Dy)`` as a tuple of Python ints, or a clear error.
 
     Raises
     ------
     TypeError
-        An entry is not an integer (``10.0`` is refused rather than truncated).
+        ``dimensions`` is not a sequence, or an entry is not an integer (``10.0`` is refused
+        rather than truncated).
     ValueError
-        Not three entries, or one of them is not positive.
+        Fewer than two entries, or one of them is not positive.
 
     Examples
     --------
@@ -143,17 +172,17 @@ def check_dimensions(
     >>> check_dimensions((10, 0, 10))
     Traceback (most recent call last):
     ...
-    ValueError: forward_backward_prop: dimensions must be three positive integers (Dx, H, Dy), got (10, 0, 10)
+    ValueError: forward_backward_prop: dimensions must be at least two positive integers \
+(Dx, H1, ..., Hk, Dy), got (10, 0, 10)
     """
-    expected = "three positive integers (Dx, H, Dy)"
+    if isinstance(dimensions, str | bytes) or not hasattr(dimensions, "__len__"):
+        raise TypeError(f"{where}: dimensions must be {_EXPECTED}, got {_shown(dimensions)}")
+    if len(dimensions) < 2:
+        raise ValueError(f"{where}: dimensions must be {_EXPECTED}, got {_shown(dimensions)}")
     try:
-        Dx, H, Dy = dimensions
-    except (TypeError, ValueError):
-        raise ValueError(f"{where}: dimensions must be {expected}, got {dimensions!r}") from None
-    try:
-        Dx, H, Dy = index(Dx), index(H), index(Dy)
+        d = tuple(index(n) for n in dimensions)
     except TypeError:
-        raise TypeError(f"{where}: dimensions must be {expected}, got {dimensions!r}") from None
-    if Dx <= 0 or H <= 0 or Dy <= 0:
-        raise ValueError(f"{where}: dimensions must be {expected}, got {dimensions!r}")
-    return Dx, H, Dy
+        raise TypeError(f"{where}: dimensions must be {_EXPECTED}, got {_shown(dimensions)}") from None
+    if min(d) <= 0:
+        raise ValueError(f"{where}: dimensions must be {_EXPECTED}, got {_shown(dimensions)}")
+    return d

@@ -1,58 +1,103 @@
-"""The two-layer sigmoidal network: forward and backward pass.
+"""The network: forward and backward pass of a multilayer perceptron of any depth, by hand.
 
-    h    = sigmoid(data W1 + b1)                  (M x H)
-    yhat = softmax(h W2 + b2)                     (M x Dy)
-    cost = -sum(labels * log(yhat))               cross-entropy summed over rows
+For ``dimensions = (D0, D1, ..., DL)`` (``D0 = Dx``, ``DL = Dy``), ``L`` layers:
 
-Backward (``delta1`` is dCost/dz2, ``delta3`` is dCost/dz1):
+    a0 = data
+    al = act_l(a(l-1) Wl + bl)        l = 1 .. L-1 (hidden layers: sigmoid, tanh, relu, identity)
+    zL = a(L-1) WL + bL               the logits
+    cost:  softmax   -sum(labels * log_softmax(zL))            cross-entropy summed over rows
+           sigmoid   sum(softplus(zL) - labels * zL)           binary cross-entropy, every entry
+           identity  0.5 * sum((zL - labels)**2)               squared error
 
-    delta1 = yhat - labels
-    dW2 = h^T delta1,  db2 = sum_rows(delta1)
-    delta3 = (delta1 W2^T) * h * (1 - h)
-    dW1 = data^T delta3,  db1 = sum_rows(delta3)
+Backward (``delta_l`` is dCost/dzl):
+
+    delta_L = yhat - labels           (yhat = softmax(zL), sigmoid(zL) or zL)
+    dWl = a(l-1)^T delta_l,  dbl = sum_rows(delta_l)
+    delta_(l-1) = (delta_l Wl^T) * act'(a(l-1))
+    dCost/d data = delta_1 W1^T
+
+The seed's network, ``(Dx, H, Dy)`` with a sigmoid hidden layer and softmax output, has a
+path of its own (:func:`_seed_network`): the same maths, with the sigmoid folded into one
+``tanh`` pass, as fast as its five matrix products allow.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any, Literal, overload
 
-from ._common import Array, namespace
-from .layout import param_layout
+from ._common import Array, describe, namespace
+from .layout import ParamLayout, param_layout
 from .validation import check_network_inputs
 
-__all__ = ["forward_backward_prop"]
+__all__ = ["ACTIVATIONS", "OUTPUTS", "forward_backward_prop"]
+
+#: The hidden layers' activations. ReLU's derivative at 0 is 0, as in torch and scikit-learn.
+ACTIVATIONS = ("sigmoid", "tanh", "relu", "identity")
+#: The output layers and their costs (see the module docstring).
+OUTPUTS = ("softmax", "sigmoid", "identity")
 
 
+@overload
 def forward_backward_prop(
-    data: Array, labels: Array, params: Array, dimensions: Sequence[int]
-) -> tuple[Array, Array]:
-    """Cost and gradient of the two-layer sigmoidal network (see the module docstring).
+    data: Array, labels: Array, params: Array, dimensions: Sequence[int], *,
+    activation: str | Sequence[str] = ..., output: str = ..., input_grad: Literal[False] = ...,
+) -> tuple[Array, Array]: ...
+@overload
+def forward_backward_prop(
+    data: Array, labels: Array, params: Array, dimensions: Sequence[int], *,
+    activation: str | Sequence[str] = ..., output: str = ..., input_grad: Literal[True],
+) -> tuple[Array, Array, Array]: ...
+def forward_backward_prop(
+    data: Array,
+    labels: Array,
+    params: Array,
+    dimensions: Sequence[int],
+    *,
+    activation: str | Sequence[str] = "sigmoid",
+    output: str = "softmax",
+    input_grad: bool = False,
+) -> tuple[Array, Array] | tuple[Array, Array, Array]:
+    """Cost and gradient of the network (see the module docstring), computed by hand.
 
     Parameters
     ----------
     data : array, M x Dx
         One example per row.
     labels : array, M x Dy
-        One-hot rows (any rows of non-negative weights summing to one also work).
+        ``"softmax"``: one-hot rows (any rows of non-negative weights summing to one also
+        work); ``"sigmoid"``: entries in [0, 1] (binary or multi-label targets);
+        ``"identity"``: any real targets.
     params : array, 1-D
-        ``W1, b1, W2, b2`` flattened row-major and concatenated (see :func:`param_layout`).
-    dimensions : (Dx, H, Dy)
+        ``W1, b1, ..., WL, bL`` flattened row-major and concatenated (see :func:`param_layout`).
+    dimensions : (Dx, H1, ..., Hk, Dy)
+        ``k >= 0`` hidden layers; the seed's ``(Dx, H, Dy)`` is ``k = 1``, ``(Dx, Dy)`` is
+        softmax (or logistic, or linear) regression.
+    activation : str or sequence of str
+        One of :data:`ACTIVATIONS` for every hidden layer, or one per hidden layer.
+    output : str
+        One of :data:`OUTPUTS`: the output layer and its cost.
+    input_grad : bool
+        Also return ``dCost/d data``.
 
     Returns
     -------
     cost : 0-d array
-        Cross-entropy summed over the rows, in the namespace and on the device of the inputs.
+        The cost summed over the rows, in the namespace and on the device of the inputs.
     grad : 1-D array
         Gradient of ``cost`` with respect to ``params``, same layout.
+    grad_data : array, M x Dx
+        Only with ``input_grad=True``: gradient of ``cost`` with respect to ``data``.
 
     Notes
     -----
-    The work is five matrix products; everything else is a few passes over the M x H and
-    M x Dy arrays, made in place on this function's own temporaries (on JAX and Dask the
-    in-place operators simply rebind). At most two M x H arrays are alive at once; the
-    inputs are never modified. Logits of any finite size give a finite cost and gradient.
-    The gradient is computed by hand, so the result is not meant to be differentiated again
-    by torch's autograd (the in-place passes would stop it).
+    The work is the ``3L - 1`` matrix products (``3L`` with ``input_grad``); everything else
+    is a few passes over each layer's activations, made in place on this function's own
+    temporaries (on JAX and Dask the in-place operators simply rebind). The activations are
+    kept for the backward pass and each is freed as soon as it is spent; the inputs are never
+    modified. Logits of any finite size give a finite cost and gradient. The gradient is
+    computed by hand, so the result is not meant to be differentiated again by torch's
+    autograd (the in-place passes would stop it).
 
     Examples
     --------
@@ -63,10 +108,156 @@ def forward_backward_prop(
     >>> cost, grad = forward_backward_prop(data, labels, params, (2, 4, 3))
     >>> grad.shape
     (27,)
+
+    A deeper network with ReLU layers, and the gradient with respect to the data:
+
+    >>> dims = (2, 8, 8, 3)
+    >>> params = rng.standard_normal(param_layout(dims).size)
+    >>> cost, grad, grad_data = forward_backward_prop(
+    ...     data, labels, params, dims, activation="relu", input_grad=True)
+    >>> grad.shape, grad_data.shape
+    ((123,), (3, 2))
     """
     check_network_inputs(data, labels, params, dimensions)
+    activations = _check_activations(activation, len(dimensions) - 2)
+    if not (isinstance(output, str) and output in OUTPUTS):
+        raise ValueError(f"forward_backward_prop: output must be one of {_listed(OUTPUTS)}, "
+                         f"got {describe(output) if not isinstance(output, str) else repr(output[:40])}")
+    if not isinstance(input_grad, bool):
+        raise TypeError(f"forward_backward_prop: input_grad must be True or False, "
+                        f"got {describe(input_grad)}")
     xp = namespace(params)  # the check saw that all three come from one library
-    blocks = param_layout(dimensions).blocks
+    layout = param_layout(dimensions)
+    if activations == ("sigmoid",) and output == "softmax" and not input_grad:
+        return _seed_network(xp, data, labels, params, layout)
+    return _network(xp, data, labels, params, layout, activations, output, input_grad)
+
+
+def _listed(names: Sequence[str]) -> str:
+    return ", ".join(map(repr, names))
+
+
+def _check_activations(activation: str | Sequence[str], k: int) -> tuple[str, ...]:
+    """One activation name per hidden layer, or a clear error."""
+    expected = (f"one of {_listed(ACTIVATIONS)}, or a sequence of k = {k} of them (one per hidden "
+                f"layer)")
+    if isinstance(activation, str):
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"forward_backward_prop: activation must be {expected}, got {activation[:40]!r}")
+        return (activation,) * k
+    if not isinstance(activation, Sequence) or not all(isinstance(a, str) for a in activation):
+        raise TypeError(f"forward_backward_prop: activation must be {expected}, got {describe(activation)}")
+    if len(activation) != k:
+        raise ValueError(f"forward_backward_prop: activation must be {expected}; got a sequence of "
+                         f"{len(activation)} for dimensions with {k} hidden layer{'s' * (k != 1)}")
+    for a in activation:
+        if a not in ACTIVATIONS:
+            raise ValueError(f"forward_backward_prop: activation must be {expected}, got {a[:40]!r} in it")
+    return tuple(activation)
+
+
+def _total(xp: Any, x: Array) -> Array:
+    """``sum(x)`` as a 0-d array on every backend (NumPy's plain sum gives a scalar, and
+    xp.asarray would warn on a torch tensor that requires grad)."""
+    return xp.reshape(xp.sum(x, axis=None, keepdims=True), ())
+
+
+def _network(xp: Any, data: Array, labels: Array, params: Array, layout: ParamLayout,
+             activations: tuple[str, ...], output: str, input_grad: bool) -> tuple[Array, ...]:
+    """Any depth, activations and output: the module docstring's equations, in order."""
+    blocks = layout.blocks
+    W = [xp.reshape(params[b.offset : b.stop], b.shape) for b in blocks[0::2]]
+    bias = [params[b.offset : b.stop] for b in blocks[1::2]]
+    L = len(W)
+
+    a = [data]  # a[i] is the input of layer i + 1; kept for its weight gradient
+    for i in range(L - 1):
+        z = a[i] @ W[i]
+        z += bias[i]
+        a.append(_activate(xp, activations[i], z))
+    z = a[L - 1] @ W[L - 1]
+    z += bias[L - 1]
+    cost, delta = _cost_and_delta(xp, output, z, labels)
+    del z
+
+    grads: list[Array] = []
+    for i in reversed(range(L)):  # layer i + 1
+        grads += [xp.sum(delta, axis=0), xp.reshape(a[i].T @ delta, (-1,))]  # db, dW (reversed)
+        if i == 0 and not input_grad:
+            break
+        back = delta @ W[i].T  # dCost/da[i]
+        delta = back if i == 0 else _times_derivative(xp, activations[i - 1], back, a[i])
+        a[i] = None  # spent: free it before the next layer's product allocates
+    grad = xp.concat(grads[::-1])
+    return (cost, grad, delta) if input_grad else (cost, grad)
+
+
+def _activate(xp: Any, name: str, z: Array) -> Array:
+    """``act(z)``, in place on ``z`` (this function's own temporary) where the library allows."""
+    if name == "sigmoid":
+        # (1 + tanh(z / 2)) / 2: one transcendental pass, which cannot overflow
+        z *= 0.5
+        z = xp.tanh(z)
+        z += 1
+        z *= 0.5
+        return z
+    if name == "tanh":
+        return xp.tanh(z)
+    if name == "relu":
+        return xp.where(z > 0, z, xp.zeros_like(z))  # 0 at 0, and a NaN stays visible below
+    return z
+
+
+def _times_derivative(xp: Any, name: str, back: Array, a: Array) -> Array:
+    """``back * act'`` from the activation's output ``a`` (spent afterwards: used in place)."""
+    if name == "sigmoid":  # a (1 - a)
+        back *= a
+        a -= 1
+        back *= a
+        back *= -1
+    elif name == "tanh":  # 1 - a^2
+        a *= a
+        a -= 1
+        back *= a
+        back *= -1
+    elif name == "relu":  # 1 where z > 0 (a > 0), else 0: 0 at z = 0
+        back = xp.where(a > 0, back, xp.zeros_like(back))
+    return back
+
+
+def _cost_and_delta(xp: Any, output: str, z: Array, labels: Array) -> tuple[Array, Array]:
+    """The cost and ``delta_L = dCost/dzL`` from the logits ``z`` (used in place)."""
+    if output == "softmax":
+        z -= xp.max(z, axis=1, keepdims=True)
+        yhat = xp.exp(z)
+        row_sum = xp.sum(yhat, axis=1, keepdims=True)
+        z -= xp.log(row_sum)  # log yhat: every entry <= 0, so the sum below cannot cancel
+        z *= labels
+        cost = -_total(xp, z)
+        yhat /= row_sum
+        yhat -= labels
+        return cost, yhat
+    if output == "sigmoid":
+        # softplus(z) - y z = max(z, 0) - y z + log1p(exp(-|z|)): no exp of a positive number
+        e = xp.abs(z)
+        e *= -1
+        e = xp.exp(e)
+        cost = _total(xp, xp.where(z > 0, z, xp.zeros_like(z))) - _total(xp, labels * z) \
+            + _total(xp, xp.log1p(e))
+        delta = xp.where(z >= 0, xp.ones_like(e), e)  # sigmoid(z) = delta / (1 + e)
+        e += 1
+        delta /= e
+        delta -= labels
+        return cost, delta
+    z -= labels  # identity: yhat - labels
+    return 0.5 * _total(xp, z * z), z
+
+
+def _seed_network(
+    xp: Any, data: Array, labels: Array, params: Array, layout: ParamLayout
+) -> tuple[Array, Array]:
+    """The seed's (Dx, H, Dy) network, sigmoid and softmax: five products and few passes."""
+    blocks = layout.blocks
     W1, b1, W2, b2 = (params[b.offset : b.stop] for b in blocks)
     W1, W2 = xp.reshape(W1, blocks[0].shape), xp.reshape(W2, blocks[2].shape)  # b1, b2: 1-D already
 

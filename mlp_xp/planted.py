@@ -29,7 +29,13 @@ from ._common import Array
 from .functions import sigmoid
 from .layout import param_layout
 
-__all__ = ["MATERIAL_BUGS", "PLANTED_BUGS", "planted_forward_backward"]
+__all__ = [
+    "DEEP_BUGS",
+    "MATERIAL_BUGS",
+    "PLANTED_BUGS",
+    "planted_deep_forward_backward",
+    "planted_forward_backward",
+]
 
 #: name -> (what is wrong, the blocks whose gradient it breaks)
 PLANTED_BUGS: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -100,3 +106,67 @@ def planted_forward_backward(
     if bug == "mean_cost_gradient":
         grad = grad / data.shape[0]
     return cost, grad
+
+
+#: Bugs of deep networks (ReLU hidden layers, softmax output, two hidden layers of equal
+#: width): name -> (what is wrong, the blocks whose gradient it breaks).
+DEEP_BUGS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "W2_product_skipped": ("delta1 taken as delta2 * relu'(a1): the product with W2^T skipped", ("W1", "b1")),
+    "derivative_of_wrong_layer": ("delta1 multiplied by the derivative of the next layer's activation",
+                                  ("W1", "b1")),
+    "relu_derivative_one": ("ReLU's derivative taken as 1 at z <= 0 too", ("W1", "b1", "W2", "b2")),
+    "bias_from_next_layer": ("b1's gradient summed from the next layer's delta2", ("b1",)),
+}
+
+
+def planted_deep_forward_backward(
+    data: Array, labels: Array, params: Array, dimensions: Sequence[int], bug: str | None = None
+) -> tuple[Array, Array]:
+    """A ReLU network of two hidden layers ``(Dx, H, H, Dy)``, with the planted ``bug`` (of ``DEEP_BUGS``).
+
+    ``bug=None`` gives the true cost and gradient of
+    ``forward_backward_prop(..., activation="relu")``, written plainly here, layer by layer.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from mlp_xp import gradcheck, param_layout
+    >>> rng = np.random.default_rng(0)
+    >>> dims = (4, 5, 5, 3)
+    >>> data, labels = rng.standard_normal((8, 4)), np.eye(3)[rng.integers(0, 3, 8)]
+    >>> params = rng.standard_normal(param_layout(dims).size)
+    >>> f = lambda p: planted_deep_forward_backward(data, labels, p, dims, bug="bias_from_next_layer")
+    >>> gradcheck(f, params, layout=param_layout(dims)).failing_blocks
+    ('b1',)
+    """
+    if bug is not None and bug not in DEEP_BUGS:
+        raise ValueError(f"unknown bug {bug!r}; planted deep bugs are {', '.join(DEEP_BUGS)}")
+    if len(dimensions) != 4 or dimensions[1] != dimensions[2]:
+        raise ValueError(
+            f"planted_deep_forward_backward needs dimensions (Dx, H, H, Dy); got {tuple(dimensions)}")
+    xp = array_namespace(data, labels, params)
+    layout = param_layout(dimensions)
+    W1, b1, W2, b2, W3, b3 = (xp.reshape(params[b.offset : b.stop], b.shape) for b in layout)
+
+    def relu_grad(a: Array) -> Array:
+        ones = xp.ones_like(a)
+        return ones if bug == "relu_derivative_one" else xp.where(a > 0, ones, xp.zeros_like(a))
+
+    a1 = xp.maximum(data @ W1 + b1, xp.zeros_like(b1))
+    a2 = xp.maximum(a1 @ W2 + b2, xp.zeros_like(b2))
+    z3 = a2 @ W3 + b3
+    z3 = z3 - xp.max(z3, axis=1, keepdims=True)
+    log_yhat = z3 - xp.log(xp.sum(xp.exp(z3), axis=1, keepdims=True))
+    cost = -xp.sum(labels * log_yhat)
+
+    delta3 = xp.exp(log_yhat) - labels
+    delta2 = (delta3 @ W3.T) * relu_grad(a2)
+    if bug == "W2_product_skipped":
+        delta1 = delta2 * relu_grad(a1)
+    elif bug == "derivative_of_wrong_layer":
+        delta1 = (delta2 @ W2.T) * relu_grad(a2)
+    else:
+        delta1 = (delta2 @ W2.T) * relu_grad(a1)
+    grads = [data.T @ delta1, xp.sum(delta2 if bug == "bias_from_next_layer" else delta1, axis=0),
+             a1.T @ delta2, xp.sum(delta2, axis=0), a2.T @ delta3, xp.sum(delta3, axis=0)]
+    return cost, xp.concat([xp.reshape(g, (-1,)) for g in grads])

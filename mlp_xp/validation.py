@@ -31,7 +31,7 @@ from array_api_compat import (
 )
 
 from ._common import Array, describe, dtype_name, is_known, namespace, odd_array
-from .layout import check_dimensions, param_layout
+from .layout import _param_layout, _shown, check_dimensions, param_layout
 
 __all__ = ["check_float_array", "check_network_inputs", "check_values"]
 
@@ -198,8 +198,8 @@ def check_network_inputs(data: Array, labels: Array, params: Array, dimensions: 
     ValueError
         ``data``, ``labels`` not 2-D or ``params`` not 1-D; ``labels``' rows differ from
         ``data``'s; ``data``'s columns differ from ``Dx`` or ``labels``' from ``Dy``;
-        ``params`` has not ``(Dx + 1) * H + (H + 1) * Dy`` entries; ``dimensions`` is
-        not three positive integers.
+        ``params`` has not the layout's size (``(Dx + 1) * H + (H + 1) * Dy`` for the
+        seed's network); ``dimensions`` is not at least two positive integers.
     TypeError
         An argument is not an array; arrays from different libraries or on different
         devices; a dtype that is not real floating, or dtypes that differ.
@@ -216,25 +216,32 @@ def check_network_inputs(data: Array, labels: Array, params: Array, dimensions: 
 (2 + 1) * 2 = 14 entries (W1 3x2, b1 2, W2 2x2, b2 2, each row-major, concatenated), got 15
     """
     where = "forward_backward_prop"
-    Dx, H, Dy = check_dimensions(dimensions, where=where)
+    layout = _param_layout(check_dimensions(dimensions, where=where))
     n_data, n_labels, n_params = _check_arrays(where, data, labels, params)
-    if n_data != Dx or n_labels != Dy or n_params != (Dx + 1) * H + (H + 1) * Dy:
+    d_in, d_out = layout.blocks[0].shape[0], layout.blocks[-1].shape[0]
+    if n_data != d_in or n_labels != d_out or n_params != layout.size:
         _check_sizes(where, data, labels, params, dimensions)
 
 
 def _check_sizes(where: str, data: Any, labels: Any, params: Any, dimensions: Sequence[int]) -> None:
     """The error path of :func:`check_network_inputs`: which size is wrong (unknown sizes pass)."""
-    Dx, H, Dy = check_dimensions(dimensions, where=where)
-    for name, x, D, n in (("data", data, "Dx", Dx), ("labels", labels, "Dy", Dy)):
+    d = check_dimensions(dimensions, where=where)
+    for name, x, D, n in (("data", data, "Dx", d[0]), ("labels", labels, "Dy", d[-1])):
         if x.shape[1] != n and is_known(x.shape[1]):
             raise ValueError(
-                f"{where}: {name} must have {D} = {n} columns (dimensions {dimensions!r}), got {describe(x)}"
+                f"{where}: {name} must have {D} = {n} columns (dimensions {_shown(dimensions)}), "
+                f"got {describe(x)}"
             )
-    size = (Dx + 1) * H + (H + 1) * Dy
-    if params.shape[0] != size and is_known(params.shape[0]):
+    layout = param_layout(d)
+    if params.shape[0] != layout.size and is_known(params.shape[0]):
+        if len(d) == 3:  # the seed's network: the formula it teaches
+            Dx, H, Dy = d
+            formula = f"(Dx + 1) * H + (H + 1) * Dy = ({Dx} + 1) * {H} + ({H} + 1) * {Dy} = {layout.size}"
+        else:
+            formula = f"sum of (D(l-1) + 1) * Dl over the {len(d) - 1} layers = {layout.size}"
+        blocks = str(layout) if len(layout) <= 8 else f"{layout.blocks[0].name} ... {layout.blocks[-1].name}"
         raise ValueError(
-            f"{where}: params must have (Dx + 1) * H + (H + 1) * Dy = ({Dx} + 1) * {H} + ({H} + 1) * {Dy} "
-            f"= {size} entries ({param_layout((Dx, H, Dy))}, each row-major, concatenated), "
+            f"{where}: params must have {formula} entries ({blocks}, each row-major, concatenated), "
             f"got {params.shape[0]}"
         )
 

@@ -106,21 +106,32 @@ def test_shape_errors(backend, case):
 @pytest.mark.parametrize(
     ("dimensions", "exc"),
     [
-        ((4, 3), ValueError),
-        ((4, 3, 2, 1), ValueError),
-        (None, ValueError),
-        (4, ValueError),
+        ((4,), ValueError),
+        ((), ValueError),
+        (None, TypeError),
+        (4, TypeError),
+        ("432", TypeError),
         ((4, 0, 2), ValueError),
+        ((4, 3, 3, 0, 2), ValueError),
         ((4, 3, -2), ValueError),
         ((4.0, 3, 2), TypeError),
         (("4", 3, 2), TypeError),
     ],
 )
-def test_dimensions_must_be_three_positive_integers(dimensions, exc):
+def test_dimensions_must_be_at_least_two_positive_integers(dimensions, exc):
     data, labels, params = host_problem()
-    expected = f"dimensions must be three positive integers (Dx, H, Dy), got {dimensions!r}"
+    expected = ("dimensions must be at least two positive integers (Dx, H1, ..., Hk, Dy)"
+                f", got {dimensions!r}")
     with pytest.raises(exc, match=re.escape(expected)):
         forward_backward_prop(data, labels, params, dimensions)
+
+
+def test_a_million_dimensions_give_a_short_message():
+    data, labels, params = host_problem()
+    for dimensions in ([0] * 10**6, [4, *[3] * 10**6, 2]):
+        with pytest.raises(ValueError) as caught:
+            forward_backward_prop(data, labels, params, dimensions)
+        assert len(str(caught.value)) < 400, str(caught.value)[:400]
 
 
 def test_dimensions_accept_any_integers():
