@@ -119,6 +119,11 @@ def forward_backward_prop(
     ((123,), (3, 2))
     """
     check_network_inputs(data, labels, params, dimensions)
+    xp = namespace(params)  # the check saw that all three come from one library
+    if type(activation) is str and activation == "sigmoid" and output == "softmax" and input_grad is False \
+            and len(dimensions) == 3:
+        # the seed's call, decided in a few comparisons: it costs about 40 us in all
+        return _seed_network(xp, data, labels, params, param_layout(dimensions))
     activations = _check_activations(activation, len(dimensions) - 2)
     if not (isinstance(output, str) and output in OUTPUTS):
         raise ValueError(f"forward_backward_prop: output must be one of {_listed(OUTPUTS)}, "
@@ -126,7 +131,6 @@ def forward_backward_prop(
     if not isinstance(input_grad, bool):
         raise TypeError(f"forward_backward_prop: input_grad must be True or False, "
                         f"got {describe(input_grad)}")
-    xp = namespace(params)  # the check saw that all three come from one library
     layout = param_layout(dimensions)
     if activations == ("sigmoid",) and output == "softmax" and not input_grad:
         return _seed_network(xp, data, labels, params, layout)

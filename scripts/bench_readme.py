@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import math
 import os
 import subprocess
 import sys
@@ -100,14 +101,22 @@ def _check_tag(ctx: click.Context, param: click.Parameter, tag: str) -> str:
     return tag
 
 
+def _finite(seconds: float) -> float:
+    """A --min-time that is a number: click's range lets nan through (it compares false)."""
+    if not math.isfinite(seconds):
+        raise click.BadParameter(f"expected a finite number of seconds, got {seconds}")
+    return seconds
+
+
 @click.command(cls=_OneLineErrors, help=__doc__.split("\n\n")[0],
                context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--tag", default="cpu", show_default=True, callback=_check_tag,
               help="File name part: benchmarks/results/bench_<tag>.*.")
 @click.option("--max-batch", type=click.IntRange(min=1), default=8192, show_default=True,
               help="Largest M of the sweep (mlp-xp bench --sweep --max-batch).")
-@click.option("--min-time", type=click.FloatRange(min=0, min_open=True), default=0.2, show_default=True,
-              help="Seconds of timed calls per measurement (mlp-xp bench --min-time).")
+@click.option("--min-time", type=click.FloatRange(min=0, min_open=True, max=60), default=0.2,
+              show_default=True, callback=lambda ctx, param, v: _finite(v),
+              help="Seconds of timed calls per measurement (mlp-xp bench --min-time; at most 60).")
 @click.option("--json-dir", type=click.Path(file_okay=False, writable=True, path_type=Path),
               show_default=True, help="Keep the two JSON documents here (megabytes: every timed call "
               "is in them); default: a temporary folder.")

@@ -388,6 +388,13 @@ def _parse_shape(ctx: click.Context, param: click.Parameter, values: tuple[str, 
         raise click.BadParameter(str(e)) from None
 
 
+def _finite(seconds: float) -> float:
+    """A --min-time that is a number: click's range lets nan through (it compares false)."""
+    if not math.isfinite(seconds):
+        raise click.BadParameter(f"expected a finite number of seconds, got {seconds}")
+    return seconds
+
+
 @click.command(help=__doc__.split("\n\n")[0])
 @click.option("-s", "--shape", "shapes", multiple=True, default=SHAPES, show_default=True,
               callback=_parse_shape, help="M x Dx x H x Dy, repeatable.")
@@ -395,8 +402,9 @@ def _parse_shape(ctx: click.Context, param: click.Parameter, values: tuple[str, 
               type=click.Choice(DTYPES), help="Repeatable.")
 @click.option("--peer", "peers", multiple=True, default=PEERS, show_default=True,
               type=click.Choice(PEERS), help="Libraries to compare with, where installed; repeatable.")
-@click.option("--min-time", default=10.0, show_default=True, type=click.FloatRange(min=0),
-              help="Seconds of interleaved rounds per shape and dtype.")
+@click.option("--min-time", default=10.0, show_default=True, type=click.FloatRange(min=0, max=3600),
+              callback=lambda ctx, param, v: _finite(v),
+              help="Seconds of interleaved rounds per shape and dtype (at most an hour).")
 @click.option("--min-rounds", default=9, show_default=True, type=click.IntRange(min=3),
               help="At least this many rounds (timed calls of each implementation).")
 @click.option("--threads", type=click.IntRange(min=1),

@@ -118,3 +118,10 @@ def test_elementwise_costs_prints_every_operation_and_mlp_xp_s_sum(peers):
     bad = subprocess.run([sys.executable, script, "-s", "64x8"], capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "Invalid value for --shape: expected M x Dx x H x Dy" in bad.stderr
     assert "Traceback" not in bad.stderr
+
+
+@pytest.mark.parametrize("value", ["inf", "nan", "3601", "-1"])
+def test_min_time_must_be_a_finite_bounded_number(peers, value):
+    # an infinite --min-time would keep the interleaved rounds going forever
+    run = CliRunner().invoke(peers.main, ["--min-time", value])
+    assert run.exit_code == 2 and "--min-time" in run.output

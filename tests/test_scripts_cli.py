@@ -99,7 +99,9 @@ def test_h_is_help_too(name):
 
 @pytest.mark.parametrize(("args", "fragments"), [
     (["--max-batch", "0"], ["'--max-batch'", "0 is not in the range x>=1"]),
-    (["--min-time", "0"], ["'--min-time'", "x>0"]),
+    (["--min-time", "0"], ["'--min-time'", "0<x<=60"]),
+    (["--min-time", "inf"], ["'--min-time'", "0<x<=60"]),
+    (["--min-time", "nan"], ["'--min-time'", "expected a finite number of seconds, got nan"]),
     (["--min-time", "fast"], ["'--min-time'", "'fast' is not a valid float"]),
     (["--tag", "gpu/h200"], ["'--tag'", "'gpu/h200' is not a part of a file name"]),
     (["--tag", ""], ["'--tag'", "not empty"]),
