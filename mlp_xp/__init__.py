@@ -1,4 +1,4 @@
-"""mlp_xp: a two-layer network, its backprop and gradient checks on the Python array API.
+"""mlp_xp: multilayer perceptrons, their backprop and gradient checks on the Python array API.
 
 The same code runs on NumPy, CuPy, PyTorch, JAX, array-api-strict and Dask arrays:
 pass arrays of any of them and get arrays of the same library and device back.

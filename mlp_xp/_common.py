@@ -59,7 +59,9 @@ def describe(obj: Any) -> str:
     if shape is not None and dtype is not None:
         return f"a {len(shape)}-D {dtype_name(dtype)} array of shape {tuple(shape)}"
     text = repr(obj)
-    return f"a {type(obj).__name__} {text[:60]}{'...' if len(text) > 60 else ''}"
+    name = type(obj).__name__
+    article = "an" if name[:1].lower() in "aeiou" else "a"
+    return f"{article} {name} {text[:60]}{'...' if len(text) > 60 else ''}"
 
 
 def is_known(n: Any) -> bool:

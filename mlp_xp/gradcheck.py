@@ -349,7 +349,11 @@ def _check_step(name: str, v: Any) -> None:
     if isinstance(v, bool) or not isinstance(v, numbers.Real):
         raise TypeError(f"gradcheck: {name} must be a real number > 0 or None (the dtype's default); "
                         f"got {describe(v)}")
-    if not (math.isfinite(v) and float(v) > 0):
+    try:
+        finite = math.isfinite(v)
+    except OverflowError:  # an int beyond float's range
+        finite = False
+    if not (finite and float(v) > 0):
         raise ValueError(f"gradcheck: {name} must be finite and > 0, or None for the dtype's default; "
                          f"got {v!r}")
 
@@ -409,12 +413,17 @@ class _Context:
         self.device = device(x)
         # the library's own integer and float types: JAX without x64 has no int64 / float64
         defaults = xp.__array_namespace_info__().default_dtypes(device=self.device)
-        self.index_dtype, self.real_dtype = defaults["indexing"], defaults["real floating"]
+        floats = xp.__array_namespace_info__().dtypes(device=self.device, kind="real floating")
+        # values and indices are read back in float64 where the library has it (torch's default
+        # float32 would round indices above 2**24 and every reported value)
+        self.index_dtype = defaults["indexing"]
+        self.real_dtype = floats.get("float64", defaults["real floating"])
         self.calls = 0
         # f gets a copy even here, so an f that writes into its argument cannot touch x
         cost, grad = self._call(xp.asarray(x, copy=True))
         self.cost0 = cost
-        self.grad = _persist(xp.reshape(self._grad(grad), (-1,)))
+        # a copy: an f that reuses its gradient buffer (torch's .grad) must not change it later
+        self.grad = _persist(xp.reshape(xp.asarray(self._grad(grad), copy=True), (-1,)))
 
     def _call(self, y: Any) -> tuple[Any, Any]:
         self.restore()
@@ -437,7 +446,10 @@ class _Context:
             if not array_namespace(cost).isdtype(cost.dtype, "real floating"):
                 raise ValueError(f"gradcheck: f(x) must return a real floating cost; got {describe(cost)}")
             if array_namespace(cost) is xp:
-                return cost
+                return xp.asarray(cost, copy=True)  # f may reuse its buffer on the next call
+            if not is_numpy_namespace(array_namespace(cost)):
+                raise ValueError(f"gradcheck: f(x) must return its cost in x's library ({xp.__name__}) or "
+                                 f"as a Python or NumPy scalar; got one of {array_namespace(cost).__name__}")
         elif isinstance(cost, bool) or not isinstance(cost, numbers.Real):
             raise ValueError(f"gradcheck: f(x) must return a real scalar cost; got {describe(cost)}")
         # a Python or host NumPy scalar: already on the host, so float() moves nothing
@@ -637,8 +649,8 @@ def _take(xp: Any, v: Any, i: Any) -> Any:
 def _fetch(ctx: _Context, values: list[Any]) -> list[float]:
     """The one place data leaves the device: 0-d arrays, stacked, read as Python floats.
 
-    Integer indices ride along in the library's default float dtype: exactly below 2**53 in
-    float64 (2**24 where float32 is the default, as on JAX without x64). A Dask stack is
+    Integer indices ride along in float64 where the library has it: exactly below 2**53
+    (2**24 where it has only float32, as JAX without x64). A Dask stack is
     computed once here rather than once per value.
     """
     xp = ctx.xp

@@ -95,7 +95,8 @@ def forward_backward_prop(
     is a few passes over each layer's activations, made in place on this function's own
     temporaries (on JAX and Dask the in-place operators simply rebind). The activations are
     kept for the backward pass and each is freed as soon as it is spent; the inputs are never
-    modified. Logits of any finite size give a finite cost and gradient. The gradient is
+    modified. Logits and pre-activations as large as ±1e4 (tested) give a finite cost and
+    gradient with no warning, in float32 and float64. The gradient is
     computed by hand, so the result is not meant to be differentiated again by torch's
     autograd (the in-place passes would stop it).
 
@@ -208,7 +209,7 @@ def _activate(xp: Any, name: str, z: Array) -> Array:
     if name == "tanh":
         return xp.tanh(z)
     if name == "relu":
-        return xp.where(z > 0, z, xp.zeros_like(z))  # 0 at 0, and a NaN stays visible below
+        return xp.where(z < 0, xp.zeros_like(z), z)  # 0 at 0; a NaN stays NaN (NaN < 0 is false)
     return z
 
 
@@ -246,8 +247,13 @@ def _cost_and_delta(xp: Any, output: str, z: Array, labels: Array) -> tuple[Arra
         e = xp.abs(z)
         e *= -1
         e = xp.exp(e)
-        cost = _total(xp, xp.where(z > 0, z, xp.zeros_like(z))) - _total(xp, labels * z) \
-            + _total(xp, xp.log1p(e))
+        # one sum of terms that are each >= 0 for labels in [0, 1]: nothing cancels, and no
+        # partial sum of huge logits overflows
+        terms = xp.where(z > 0, z, xp.zeros_like(z))
+        terms -= labels * z
+        terms += xp.log1p(e)
+        cost = _total(xp, terms)
+        del terms
         delta = xp.where(z >= 0, xp.ones_like(e), e)  # sigmoid(z) = delta / (1 + e)
         e += 1
         delta /= e

@@ -149,7 +149,7 @@ def _rank_error(where: str, data: Any, labels: Any, params: Any) -> ValueError:
     for name, x, ndim, meaning in (
         ("data", data, 2, "M x Dx, one row per example"),
         ("labels", labels, 2, "M x Dy, one row per example"),
-        ("params", params, 1, "W1, b1, W2, b2 flattened"),
+        ("params", params, 1, "W1, b1, ..., WL, bL flattened"),
     ):
         if x.ndim != ndim:
             return ValueError(f"{where}: {name} must be a {ndim}-D array ({meaning}), got {describe(x)}")

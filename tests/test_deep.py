@@ -224,10 +224,10 @@ def test_extremes_stay_finite_without_warnings(backend, activation, output, dtyp
          r".*got 'softplus'"),
         ({"activation": ["relu"]}, ValueError, r"got a sequence of 1 for dimensions with 2 hidden layers"),
         ({"activation": ["relu", "gelu"]}, ValueError, r"got 'gelu' in it"),
-        ({"activation": 3}, TypeError, r"activation must be .*got a int 3"),
+        ({"activation": 3}, TypeError, r"activation must be .*got an int 3"),
         ({"output": "tanh"}, ValueError,
          r"output must be one of 'softmax', 'sigmoid', 'identity', got 'tanh'"),
-        ({"input_grad": 1}, TypeError, r"input_grad must be True or False, got a int 1"),
+        ({"input_grad": 1}, TypeError, r"input_grad must be True or False, got an int 1"),
     ],
 )
 def test_bad_network_options_get_clear_errors(kwargs, error, match):
@@ -273,3 +273,24 @@ def test_relu_derivative_at_zero_is_zero(backend):
     for name in ("W1", "b1", "W2", "b2"):
         np.testing.assert_array_equal(grad[layout[name].offset : layout[name].stop], 0.0)
     assert np.any(grad[layout["b3"].offset : layout["b3"].stop] != 0)
+
+
+def test_relu_keeps_a_nan_visible():
+    # where(z > 0, z, 0) would turn a NaN pre-activation into 0 and hide it
+    data, labels, params, dims, *_ = problem(14, 4, (3, 4, 2), ["relu"], "softmax")
+    params[0] = np.nan
+    cost, grad = forward_backward_prop(data, labels, params, dims, activation="relu")
+    assert np.isnan(cost) and np.isnan(grad).any()
+
+
+def test_binary_cross_entropy_keeps_precision_and_range():
+    # one sum of non-negative terms: no cancellation between huge partial sums, no overflow
+    data, labels, params, dims = np.zeros((1, 1)), np.asarray([[1.0, 0.0]]), np.zeros(4), (1, 2)
+    for z, expected in (([1e8, 1.0], np.logaddexp(0, 1.0)), ([3e38, 3e38], 3e38)):
+        params[2:] = z  # b1: the logits, since data is 0
+        for dtype in ("float32", "float64"):
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")
+                cost, _ = forward_backward_prop(*(a.astype(dtype) for a in (data, labels, params)), dims,
+                                                output="sigmoid")
+            assert cost == pytest.approx(expected, rel=1e-6), (z, dtype, cost)

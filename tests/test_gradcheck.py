@@ -489,3 +489,27 @@ def test_numpy_matrix_and_masked_arrays_are_refused(odd):
     odd = odd()
     with pytest.raises(TypeError, match=r"gradcheck: x must be a plain array, not a numpy"):
         gradcheck(lambda y: (np.sum(y**2), 2 * y), odd)
+
+
+def test_an_f_that_reuses_its_buffers_is_judged_on_what_it_returned():
+    # f fills the same 0-d cost and gradient arrays on every call (torch's .grad pattern):
+    # gradcheck must keep copies, or every difference is 0 (a false pass) and the reported
+    # gradient is the last perturbed call's (a false failure)
+    cost_buffer, grad_buffer = np.zeros(()), np.zeros(3)
+
+    def f(y, wrong=0.0):
+        np.sum(y**2, out=cost_buffer)
+        np.multiply(y, 2 + wrong, out=grad_buffer)
+        return cost_buffer, grad_buffer
+
+    x = np.asarray([0.5, -1.0, 2.0])
+    for mode in ("full", "fast"):
+        assert gradcheck(f, x, mode=mode)
+        assert not gradcheck(lambda y: f(y, wrong=0.5), x, mode=mode)
+
+
+def test_values_read_back_in_float64_on_torch():
+    torch = pytest.importorskip("torch")
+    x = torch.asarray([0.1, 0.2], dtype=torch.float64)
+    result = gradcheck(lambda y: (torch.sum(y**2), 2 * y + 1e-9 * torch.asarray([0.0, 1.0])), x, tol=1e-12)
+    assert not result and result.worst.analytic == pytest.approx(0.4 + 1e-9, rel=1e-12)

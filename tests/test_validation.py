@@ -64,7 +64,7 @@ SHAPE_ERRORS = {
     "params 2-D": (
         lambda d, y, p: (d, y, p[None, ...]),
         ValueError,
-        r"params must be a 1-D array \(W1, b1, W2, b2 flattened\), got a 2-D .* shape \(1, 23\)",
+        r"params must be a 1-D array \(W1, b1, \.\.\., WL, bL flattened\), got a 2-D .* shape \(1, 23\)",
     ),
     "labels rows": (
         lambda d, y, p: (d, y[:5, :], p),
