@@ -18,6 +18,9 @@ __all__ = ["log_softmax", "sigmoid", "sigmoid_grad", "softmax"]
 def softmax(x: Array) -> Array:
     """Softmax of a 1-D vector, or of each row of a 2-D array.
 
+    Rows of no entries (shape ``(M, 0)``) give an empty array of the same shape; zero rows
+    (``(0, n)``) give zero rows.
+
     ``softmax(x)_i = exp(x_i - max(x)) / sum_j exp(x_j - max(x))``: shifting by the row's
     maximum leaves the result unchanged and keeps ``exp`` from overflowing.
 
@@ -30,6 +33,8 @@ def softmax(x: Array) -> Array:
     """
     check_float_array(x, where="softmax", ndims=(1, 2))
     xp = array_namespace(x)
+    if 0 in x.shape:  # no rows, or rows of no entries: nothing to normalise, an empty result
+        return xp.asarray(x, copy=True)
     e = xp.exp(x - xp.max(x, axis=-1, keepdims=True))
     # not in place: torch's autograd of exp needs its output as it was
     return e / xp.sum(e, axis=-1, keepdims=True)
@@ -48,6 +53,8 @@ def log_softmax(x: Array) -> Array:
     """
     check_float_array(x, where="log_softmax", ndims=(1, 2))
     xp = array_namespace(x)
+    if 0 in x.shape:  # no rows, or rows of no entries: nothing to normalise, an empty result
+        return xp.asarray(x, copy=True)
     shifted = x - xp.max(x, axis=-1, keepdims=True)
     shifted -= xp.log(xp.sum(xp.exp(shifted), axis=-1, keepdims=True))
     return shifted

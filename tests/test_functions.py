@@ -100,3 +100,11 @@ def test_autodiff_of_softmax_and_log_softmax_is_exact_at_ties(library):
     expected_log = w - s * np.sum(w, axis=1, keepdims=True)
     np.testing.assert_allclose(_vjp(library, softmax, x, w), expected_softmax, rtol=1e-12, atol=1e-300)
     np.testing.assert_allclose(_vjp(library, log_softmax, x, w), expected_log, rtol=1e-12, atol=1e-300)
+
+
+@pytest.mark.parametrize("shape", [(3, 0), (0,), (0, 4)])
+@pytest.mark.parametrize("f", [softmax, log_softmax], ids=["softmax", "log_softmax"])
+def test_empty_rows_and_no_rows_give_empty_results(backend, f, shape):
+    # the decision (docs: trust): an empty array of the same shape, not a reduction error
+    out = f(backend.asarray(np.zeros(shape), "float64"))
+    assert tuple(out.shape) == shape and backend.to_numpy(out).size == 0
