@@ -121,21 +121,36 @@ def forward_backward_prop(
     """
     check_network_inputs(data, labels, params, dimensions)
     xp = namespace(params)  # the check saw that all three come from one library
+    if data.shape[0] == 0:  # no rows: a cost of 0 and zero gradients (Dask cannot reduce none)
+        return _no_rows(xp, data, params, activation, output, input_grad, len(dimensions) - 2)
     if type(activation) is str and activation == "sigmoid" and output == "softmax" and input_grad is False \
             and len(dimensions) == 3:
         # the seed's call, decided in a few comparisons: it costs about 40 us in all
         return _seed_network(xp, data, labels, params, param_layout(dimensions))
-    activations = _check_activations(activation, len(dimensions) - 2)
+    activations = _check_options(activation, output, input_grad, len(dimensions) - 2)
+    layout = param_layout(dimensions)
+    if activations == ("sigmoid",) and output == "softmax" and not input_grad:
+        return _seed_network(xp, data, labels, params, layout)
+    return _network(xp, data, labels, params, layout, activations, output, input_grad)
+
+
+def _check_options(activation: str | Sequence[str], output: str, input_grad: bool, k: int) -> tuple[str, ...]:
+    """The activations, one per hidden layer, once ``output`` and ``input_grad`` are checked too."""
+    activations = _check_activations(activation, k)
     if not (isinstance(output, str) and output in OUTPUTS):
         raise ValueError(f"forward_backward_prop: output must be one of {_listed(OUTPUTS)}, "
                          f"got {describe(output) if not isinstance(output, str) else repr(output[:40])}")
     if not isinstance(input_grad, bool):
         raise TypeError(f"forward_backward_prop: input_grad must be True or False, "
                         f"got {describe(input_grad)}")
-    layout = param_layout(dimensions)
-    if activations == ("sigmoid",) and output == "softmax" and not input_grad:
-        return _seed_network(xp, data, labels, params, layout)
-    return _network(xp, data, labels, params, layout, activations, output, input_grad)
+    return activations
+
+
+def _no_rows(xp: Any, data: Array, params: Array, activation: str | Sequence[str], output: str,
+             input_grad: bool, k: int) -> tuple[Array, ...]:
+    _check_options(activation, output, input_grad, k)
+    cost, grad = xp.zeros_like(params[0]), xp.zeros_like(params)
+    return (cost, grad, xp.zeros_like(data)) if input_grad else (cost, grad)
 
 
 def _listed(names: Sequence[str]) -> str:

@@ -294,3 +294,18 @@ def test_binary_cross_entropy_keeps_precision_and_range():
                 cost, _ = forward_backward_prop(*(a.astype(dtype) for a in (data, labels, params)), dims,
                                                 output="sigmoid")
             assert cost == pytest.approx(expected, rel=1e-6), (z, dtype, cost)
+
+
+@pytest.mark.parametrize(("dims", "acts", "output"), [((3, 4, 2), "sigmoid", "softmax"),
+                                                       ((3, 4, 4, 2), ["relu", "tanh"], "sigmoid")])
+def test_no_rows_give_a_zero_cost_and_zero_gradients(backend, dims, acts, output):
+    data, labels = np.zeros((0, dims[0])), np.zeros((0, dims[-1]))
+    params = np.ones(param_layout(dims).size)
+    arrays = [backend.asarray(a, "float64") for a in (data, labels, params)]
+    cost, grad, grad_data = forward_backward_prop(*arrays, dims, activation=acts, output=output,
+                                                  input_grad=True)
+    assert backend.to_numpy(cost) == 0.0 and tuple(cost.shape) == ()
+    np.testing.assert_array_equal(backend.to_numpy(grad), np.zeros_like(params))
+    assert tuple(grad_data.shape) == (0, dims[0])
+    _, grad2 = forward_backward_prop(*arrays, dims)
+    np.testing.assert_array_equal(backend.to_numpy(grad2), np.zeros_like(params))
