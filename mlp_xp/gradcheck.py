@@ -363,10 +363,10 @@ def _check_arguments(f: Any, mode: Any, eps: Any, tol: Any, n_directions: Any, s
     """Every argument of :func:`gradcheck` but ``x``, before ``f`` is ever called."""
     if not callable(f):
         raise TypeError(f"gradcheck: f must be a function f(x) -> (cost, grad); got {describe(f)}")
-    if not (isinstance(mode, str) and mode in ("full", "fast")):
-        raise ValueError(f"gradcheck: mode must be 'full' or 'fast'; got {describe(mode)}"
-                         if not isinstance(mode, str) else
-                         f"gradcheck: mode must be 'full' or 'fast'; got {mode[:40]!r}")
+    if not isinstance(mode, str):
+        raise TypeError(f"gradcheck: mode must be 'full' or 'fast'; got {describe(mode)}")
+    if mode not in ("full", "fast"):
+        raise ValueError(f"gradcheck: mode must be 'full' or 'fast'; got {mode[:40]!r}")
     _check_step("eps", eps)
     _check_step("tol", tol)
     if not _is_int(n_directions) or not 1 <= operator.index(n_directions) <= MAX_DIRECTIONS:

@@ -180,6 +180,8 @@ def check_dimensions(dimensions: Sequence[int], *, where: str = "forward_backwar
     if len(dimensions) < 2:
         raise ValueError(f"{where}: dimensions must be {_EXPECTED}, got {_shown(dimensions)}")
     try:
+        if any(isinstance(n, bool) for n in dimensions):
+            raise TypeError  # True is an int to Python, not a width
         d = tuple(index(n) for n in dimensions)
     except TypeError:
         raise TypeError(f"{where}: dimensions must be {_EXPECTED}, got {_shown(dimensions)}") from None

@@ -419,7 +419,7 @@ def _never_called(y):
         ({"eps": float("inf")}, ValueError, r"gradcheck: eps must be finite and > 0.*got inf"),
         ({"eps": 1j}, TypeError, r"gradcheck: eps must be a real number"),
         ({"mode": "slow"}, ValueError, r"gradcheck: mode must be 'full' or 'fast'; got 'slow'"),
-        ({"mode": None}, ValueError, r"gradcheck: mode must be 'full' or 'fast'; got a NoneType None"),
+        ({"mode": None}, TypeError, r"gradcheck: mode must be 'full' or 'fast'; got a NoneType None"),
         ({"n_directions": 0}, ValueError, r"^gradcheck: n_directions must be a positive int.*1024; got 0$"),
         ({"n_directions": 10**9}, ValueError, r"n_directions must be .* at most 1024; got 10+$"),
         ({"n_directions": 2.0}, ValueError, r"n_directions must be a positive int.*got a float 2.0"),

@@ -116,6 +116,7 @@ def test_shape_errors(backend, case):
         ((4, 3, -2), ValueError),
         ((4.0, 3, 2), TypeError),
         (("4", 3, 2), TypeError),
+        ((True, 3, 2), TypeError),
     ],
 )
 def test_dimensions_must_be_at_least_two_positive_integers(dimensions, exc):
