@@ -32,7 +32,7 @@ from .backends import (
 from .bench import DEFAULT_SHAPES, SWEEP_BATCHES, SWEEP_DIMENSIONS, Row, Shape, format_seconds
 from .sanity import sanity_check
 
-__all__ = ["main", "main_job"]
+__all__ = ["OneLineCommand", "OneLineErrors", "OneLineGroup", "main", "main_job"]
 
 #: Seconds of timed calls per measurement (at least ``bench.MIN_RUNS`` calls are always
 #: timed). 0.2 s keeps the main job at about a minute on a 2-core CPU with five backends,
@@ -45,19 +45,21 @@ MAX_MIN_TIME = 60.0
 DTYPES = ("float64", "float32")
 
 
-class _OneLineErrors(click.Group):
-    """A group whose usage errors print as one line (``Error: ...``) with exit code 2.
+class OneLineErrors:
+    """A Click command or group whose usage errors print as one line (``Error: ...``), exit code 2.
 
-    Click's own format adds the usage and a hint on separate lines; a user's mistake
-    here gets just the message, naming the option, with where to look for help.
+    Click's own format adds the usage and a hint on separate lines; a user's mistake gets
+    just the message, naming the option, with where to look for help. Mixed into
+    :class:`OneLineGroup` (``mlp-xp``) and :class:`OneLineCommand` (the scripts' commands).
     """
 
     def main(self, args: Sequence[str] | None = None, prog_name: str | None = None,
              complete_var: str | None = None, standalone_mode: bool = True, **extra: Any) -> Any:
+        run = super().main  # type: ignore[misc]
         if not standalone_mode:
-            return super().main(args, prog_name, complete_var, standalone_mode, **extra)
+            return run(args, prog_name, complete_var, standalone_mode, **extra)
         try:
-            rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+            rv = run(args, prog_name, complete_var, standalone_mode=False, **extra)
         except click.UsageError as exc:
             where = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
             click.echo(f"Error: {exc.format_message()}{where}", err=True)
@@ -69,6 +71,14 @@ class _OneLineErrors(click.Group):
             click.echo("Aborted!", err=True)
             sys.exit(1)
         sys.exit(rv if isinstance(rv, int) else 0)
+
+
+class OneLineGroup(OneLineErrors, click.Group):
+    """A :class:`click.Group` with :class:`OneLineErrors`."""
+
+
+class OneLineCommand(OneLineErrors, click.Command):
+    """A :class:`click.Command` with :class:`OneLineErrors`."""
 
 
 class _EnvironmentMistake(click.ClickException):
@@ -300,7 +310,7 @@ def main_job() -> int:
     return 0 if passed == len(sanity) else 1
 
 
-@click.group(cls=_OneLineErrors, invoke_without_command=True)
+@click.group(cls=OneLineGroup, invoke_without_command=True)
 @click.version_option(package_name="mlp_xp")
 @click.pass_context
 def main(ctx: click.Context) -> None:

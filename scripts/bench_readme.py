@@ -27,13 +27,13 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import click
 
 from mlp_xp.bench import describe_environment, format_seconds
+from mlp_xp.cli import OneLineCommand
 
 RESULTS = Path(__file__).resolve().parent.parent / "benchmarks" / "results"
 
@@ -63,32 +63,6 @@ def markdown_table(doc: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-class _OneLineErrors(click.Command):
-    """A command whose usage errors print as one line (``Error: ...``) with exit status 2.
-
-    As the ``mlp-xp`` command's do (``mlp_xp/cli.py``): Click's own format adds the usage and
-    a hint on lines of their own; a user's mistake here gets the message, naming the option.
-    """
-
-    def main(self, args: Sequence[str] | None = None, prog_name: str | None = None,
-             complete_var: str | None = None, standalone_mode: bool = True, **extra: Any) -> Any:
-        if not standalone_mode:
-            return super().main(args, prog_name, complete_var, standalone_mode, **extra)
-        try:
-            rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
-        except click.UsageError as exc:
-            where = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
-            click.echo(f"Error: {exc.format_message()}{where}", err=True)
-            sys.exit(2)
-        except click.ClickException as exc:
-            exc.show()
-            sys.exit(exc.exit_code)
-        except click.Abort:
-            click.echo("Aborted!", err=True)
-            sys.exit(1)
-        sys.exit(rv if isinstance(rv, int) else 0)
-
-
 def _installed(module: str) -> bool:
     return importlib.util.find_spec(module) is not None
 
@@ -108,7 +82,7 @@ def _finite(seconds: float) -> float:
     return seconds
 
 
-@click.command(cls=_OneLineErrors, help=__doc__.split("\n\n")[0],
+@click.command(cls=OneLineCommand, help=__doc__.split("\n\n")[0],
                context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--tag", default="cpu", show_default=True, callback=_check_tag,
               help="File name part: benchmarks/results/bench_<tag>.*.")

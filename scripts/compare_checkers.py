@@ -22,7 +22,7 @@ import importlib.util
 import sys
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +30,7 @@ import click
 import numpy as np
 
 from mlp_xp import gradcheck, param_layout
+from mlp_xp.cli import OneLineCommand
 from mlp_xp.planted import PLANTED_BUGS, planted_forward_backward
 from mlp_xp.problems import random_problem, seed_problem
 
@@ -202,32 +203,6 @@ def table(problem: Problem, budget: int, checkers: list[str]) -> str:
     return "\n".join(lines)
 
 
-class _OneLineErrors(click.Command):
-    """A command whose usage errors print as one line (``Error: ...``) with exit status 2.
-
-    As the ``mlp-xp`` command's do (``mlp_xp/cli.py``): Click's own format adds the usage and
-    a hint on lines of their own; a user's mistake here gets the message, naming the option.
-    """
-
-    def main(self, args: Sequence[str] | None = None, prog_name: str | None = None,
-             complete_var: str | None = None, standalone_mode: bool = True, **extra: Any) -> Any:
-        if not standalone_mode:
-            return super().main(args, prog_name, complete_var, standalone_mode, **extra)
-        try:
-            rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
-        except click.UsageError as exc:
-            where = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
-            click.echo(f"Error: {exc.format_message()}{where}", err=True)
-            sys.exit(2)
-        except click.ClickException as exc:
-            exc.show()
-            sys.exit(exc.exit_code)
-        except click.Abort:
-            click.echo("Aborted!", err=True)
-            sys.exit(1)
-        sys.exit(rv if isinstance(rv, int) else 0)
-
-
 #: The library a checker's runner imports, for the checkers that need one besides NumPy.
 LIBRARY = {run_torch: "torch", run_scipy: "scipy"}
 
@@ -246,7 +221,7 @@ def _check_checkers(ctx: click.Context, param: click.Parameter, names: tuple[str
     return names
 
 
-@click.command(cls=_OneLineErrors, help=__doc__.split("\n\n")[0],
+@click.command(cls=OneLineCommand, help=__doc__.split("\n\n")[0],
                context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--budget", type=click.IntRange(min=0), default=500, show_default=True,
               help="Stop a check of the large problem past this many calls of f (0: never).")

@@ -16,9 +16,7 @@ Usage (the figures in docs/dask.md)::
 from __future__ import annotations
 
 import resource
-import sys
 import time
-from collections.abc import Sequence
 from typing import Any
 
 import click
@@ -31,6 +29,7 @@ from distributed.comm.registry import get_backend as get_comm_backend
 
 from mlp_xp import forward_backward_prop
 from mlp_xp.backends import DASK_DEFAULT_CHUNK_ROWS, get_backend
+from mlp_xp.cli import OneLineCommand
 from mlp_xp.problems import random_problem
 
 MiB = 2**20
@@ -130,32 +129,6 @@ def report(r: dict[str, Any], where: str) -> None:
     print(f"cost = {r['cost']:.6e}, |grad| = {r['grad_norm']:.6e}")
 
 
-class _OneLineErrors(click.Command):
-    """A command whose usage errors print as one line (``Error: ...``) with exit status 2.
-
-    As the ``mlp-xp`` command's do (``mlp_xp/cli.py``): Click's own format adds the usage and
-    a hint on lines of their own; a user's mistake here gets the message, naming the option.
-    """
-
-    def main(self, args: Sequence[str] | None = None, prog_name: str | None = None,
-             complete_var: str | None = None, standalone_mode: bool = True, **extra: Any) -> Any:
-        if not standalone_mode:
-            return super().main(args, prog_name, complete_var, standalone_mode, **extra)
-        try:
-            rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
-        except click.UsageError as exc:
-            where = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
-            click.echo(f"Error: {exc.format_message()}{where}", err=True)
-            sys.exit(2)
-        except click.ClickException as exc:
-            exc.show()
-            sys.exit(exc.exit_code)
-        except click.Abort:
-            click.echo("Aborted!", err=True)
-            sys.exit(1)
-        sys.exit(rv if isinstance(rv, int) else 0)
-
-
 def _check_address(ctx: click.Context, param: click.Parameter, address: str | None) -> str | None:
     """A scheduler address Dask can parse: a known scheme (tcp:// if none) and, but for inproc://, a port.
 
@@ -176,7 +149,7 @@ def _check_address(ctx: click.Context, param: click.Parameter, address: str | No
 positive = click.IntRange(min=1)
 
 
-@click.command(cls=_OneLineErrors, help=__doc__.split("\n\n")[0],
+@click.command(cls=OneLineCommand, help=__doc__.split("\n\n")[0],
                context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--rows", type=positive, default=1_000_000, show_default=True,
               help="M: rows of data and labels.")

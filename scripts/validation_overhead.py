@@ -13,15 +13,14 @@ as many calls as fill about 0.2 s (``timeit``'s autorange), all measured in one 
 from __future__ import annotations
 
 import statistics
-import sys
 import timeit
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable
 
 import click
 
 from mlp_xp import forward_backward_prop
 from mlp_xp.backends import BACKEND_NAMES, BackendUnavailable, get_backend
+from mlp_xp.cli import OneLineCommand
 from mlp_xp.problems import seed_problem
 from mlp_xp.validation import check_float_array, check_network_inputs, check_values
 
@@ -44,32 +43,6 @@ def measure(name: str, repeats: int) -> tuple[float, float, float, float]:
     )
 
 
-class _OneLineErrors(click.Command):
-    """A command whose usage errors print as one line (``Error: ...``) with exit status 2.
-
-    As the ``mlp-xp`` command's do (``mlp_xp/cli.py``): Click's own format adds the usage and
-    a hint on lines of their own; a user's mistake here gets the message, naming the option.
-    """
-
-    def main(self, args: Sequence[str] | None = None, prog_name: str | None = None,
-             complete_var: str | None = None, standalone_mode: bool = True, **extra: Any) -> Any:
-        if not standalone_mode:
-            return super().main(args, prog_name, complete_var, standalone_mode, **extra)
-        try:
-            rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
-        except click.UsageError as exc:
-            where = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
-            click.echo(f"Error: {exc.format_message()}{where}", err=True)
-            sys.exit(2)
-        except click.ClickException as exc:
-            exc.show()
-            sys.exit(exc.exit_code)
-        except click.Abort:
-            click.echo("Aborted!", err=True)
-            sys.exit(1)
-        sys.exit(rv if isinstance(rv, int) else 0)
-
-
 def _check_backends(ctx: click.Context, param: click.Parameter, names: tuple[str, ...]) -> tuple[str, ...]:
     """Every name a backend that runs here, before any timing (an unknown one, or one without its
     library or device, is a usage error that says why)."""
@@ -81,7 +54,7 @@ def _check_backends(ctx: click.Context, param: click.Parameter, names: tuple[str
     return names
 
 
-@click.command(cls=_OneLineErrors, help=__doc__.split("\n\n")[0],
+@click.command(cls=OneLineCommand, help=__doc__.split("\n\n")[0],
                context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--backend", "backends", multiple=True, default=("numpy",), show_default=True,
               metavar="NAME", callback=_check_backends,
