@@ -23,8 +23,11 @@ path of its own (:func:`_seed_network`): the same maths, with the sigmoid folded
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any, Literal, overload
+
+from array_api_compat import device
 
 from ._common import Array, describe, namespace
 from .layout import ParamLayout, param_layout
@@ -192,9 +195,7 @@ def _network(xp: Any, data: Array, labels: Array, params: Array, layout: ParamLa
 
     a = [data]  # a[i] is the input of layer i + 1; kept for its weight gradient
     for i in range(L - 1):
-        z = a[i] @ W[i]
-        z += bias[i]
-        a.append(_activate(xp, activations[i], z))
+        a.append(_hidden_layer(xp, activations[i], a[i], W[i], bias[i]))
     z = a[L - 1] @ W[L - 1]
     z += bias[L - 1]
     cost, delta = _cost_and_delta(xp, output, z, labels)
@@ -205,43 +206,62 @@ def _network(xp: Any, data: Array, labels: Array, params: Array, layout: ParamLa
         grads += [xp.sum(delta, axis=0), xp.reshape(a[i].T @ delta, (-1,))]  # db, dW (reversed)
         if i == 0 and not input_grad:
             break
-        back = delta @ W[i].T  # dCost/da[i]
-        delta = back if i == 0 else _times_derivative(xp, activations[i - 1], back, a[i])
+        if i == 0:
+            delta = delta @ W[0].T  # dCost/d data
+        else:
+            delta = _back_through(xp, activations[i - 1], delta, W[i], a[i])
         a[i] = None  # spent: free it before the next layer's product allocates
     grad = xp.concat(grads[::-1])
     return (cost, grad, delta) if input_grad else (cost, grad)
 
 
-def _activate(xp: Any, name: str, z: Array) -> Array:
-    """``act(z)``, in place on ``z`` (this function's own temporary) where the library allows."""
+def _hidden_layer(xp: Any, name: str, a: Array, W: Array, b: Array) -> Array:
+    """``act(a W + b)``: one product and as few passes over its M x H result as the activation allows."""
     if name == "sigmoid":
-        # (1 + tanh(z / 2)) / 2: one transcendental pass, which cannot overflow
-        z *= 0.5
-        z = xp.tanh(z)
-        z += 1
-        z *= 0.5
-        return z
+        # 1 / (1 + exp(-z)): the product gives -z from -W (a pass over the weights, not the
+        # activations), and -z is cut where exp would overflow; that moves h by less than
+        # exp(1 - log(max)), below the dtype's smallest normal number. exp is half the cost
+        # of tanh in float64 NumPy.
+        negative_z = a @ -W
+        negative_z -= b
+        negative_z = xp.minimum(negative_z, _exp_limit(xp, negative_z))  # two M x H arrays at most
+        e = xp.exp(negative_z)
+        del negative_z
+        e += 1
+        e **= -1
+        return e
+    z = a @ W
+    z += b
     if name == "tanh":
         return xp.tanh(z)
-    if name == "relu":
-        return xp.where(z < 0, xp.zeros_like(z), z)  # 0 at 0; a NaN stays NaN (NaN < 0 is false)
+    if name == "relu":  # 0 at 0; a NaN stays NaN. maximum is a fast pass, where is not
+        return xp.maximum(z, xp.zeros((), dtype=z.dtype, device=device(z)))
     return z
 
 
-def _times_derivative(xp: Any, name: str, back: Array, a: Array) -> Array:
-    """``back * act'`` from the activation's output ``a`` (spent afterwards: used in place)."""
-    if name == "sigmoid":  # a (1 - a)
+def _exp_limit(xp: Any, x: Array) -> Array:
+    """The 0-d array ``log(max) - 1`` of ``x``'s dtype: exp of anything up to it is finite."""
+    return xp.asarray(math.log(xp.finfo(x.dtype).max) - 1, dtype=x.dtype, device=device(x))
+
+
+def _back_through(xp: Any, name: str, delta: Array, W: Array, a: Array) -> Array:
+    """``delta_(l-1) = (delta_l Wl^T) * act'(a(l-1))``, act' from the activation's output ``a``
+    (spent afterwards: used in place). The signs of the derivatives go into the weights."""
+    if name == "sigmoid":  # a (1 - a) = -a (a - 1)
+        back = delta @ (-W).T
         back *= a
         a -= 1
         back *= a
-        back *= -1
-    elif name == "tanh":  # 1 - a^2
+        return back
+    if name == "tanh":  # 1 - a^2 = -(a^2 - 1)
+        back = delta @ (-W).T
         a *= a
         a -= 1
         back *= a
-        back *= -1
-    elif name == "relu":  # 1 where z > 0 (a > 0), else 0: 0 at z = 0
-        back = xp.where(a > 0, back, xp.zeros_like(back))
+        return back
+    back = delta @ W.T
+    if name == "relu":  # 1 where z > 0 (a > 0), else 0: 0 at z = 0
+        back *= xp.astype(a > 0, back.dtype)
     return back
 
 
