@@ -12,28 +12,35 @@ by the caller, so every backend sees the same values::
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Sequence
+
 import numpy as np
+
+from .layout import check_dimensions
 
 __all__ = ["random_problem", "seed_problem"]
 
 
 def random_problem(
-    M: int, dimensions: tuple[int, int, int], seed: int = 0
+    M: int, dimensions: Sequence[int], seed: int = 0
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """A problem for a large network: weights scaled by ``1/sqrt(fan-in)``.
+    """A problem for a large network of any depth: weights scaled by ``1/sqrt(fan-in)``.
 
-    ``data`` is standard normal, ``labels`` one-hot of uniform classes; ``W1`` and ``W2`` are
-    standard normal divided by the square root of their fan-in, so that large networks stay
-    in the sigmoid's working range; ``b1`` and ``b2`` are standard normal. The benchmarks
-    use it; the seed's check uses :func:`seed_problem`.
+    ``data`` is standard normal, ``labels`` one-hot of uniform classes; every ``Wl`` is
+    standard normal divided by the square root of its fan-in, so that large networks stay
+    in the sigmoid's working range; every ``bl`` is standard normal. The benchmarks use it;
+    the seed's check uses :func:`seed_problem`.
 
     Parameters
     ----------
     M : int
         Rows (examples).
-    dimensions : (Dx, H, Dy)
+    dimensions : (Dx, H1, ..., Hk, Dy)
+        As for :func:`mlp_xp.forward_backward_prop`; the seed's network is ``(Dx, H, Dy)``.
     seed : int
-        Seeds ``numpy.random.default_rng``.
+        Seeds ``numpy.random.default_rng``. The weights are drawn first, then the biases,
+        each in layer order.
 
     Returns
     -------
@@ -45,13 +52,15 @@ def random_problem(
     >>> data, labels, params = random_problem(4, (784, 16, 10))
     >>> data.shape, labels.shape, params.shape
     ((4, 784), (4, 10), (12730,))
+    >>> random_problem(4, (784, 16, 16, 10))[2].shape
+    (13002,)
     """
-    Dx, H, Dy = dimensions
+    dims = check_dimensions(dimensions, where="random_problem")
     rng = np.random.default_rng(seed)
-    data, labels = _data_labels(rng, M, Dx, Dy)
-    W1 = rng.standard_normal((Dx, H)) / np.sqrt(Dx)
-    W2 = rng.standard_normal((H, Dy)) / np.sqrt(H)
-    params = np.concatenate([W1.ravel(), rng.standard_normal(H), W2.ravel(), rng.standard_normal(Dy)])
+    data, labels = _data_labels(rng, M, dims[0], dims[-1])
+    W = [rng.standard_normal((a, b)) / np.sqrt(a) for a, b in itertools.pairwise(dims)]
+    b = [rng.standard_normal(d) for d in dims[1:]]
+    params = np.concatenate([x for Wb in zip(W, b, strict=True) for x in (Wb[0].ravel(), Wb[1])])
     return data, labels, params
 
 

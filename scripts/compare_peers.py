@@ -1,12 +1,15 @@
 """Compare mlp_xp's ``forward_backward_prop`` with its peers on the CPU: time, peak memory, agreement.
 
-On the same data, dtype and threads, one forward and backward pass of the two-layer network by:
+On the same data, dtype and threads, one forward and backward pass of a network with sigmoid
+hidden layers and a softmax output, ``M x D0 x D1 x ... x DL`` (the seed's two-layer network
+is ``M x Dx x H x Dy``), by:
 
 - ``mlp_xp``: :func:`mlp_xp.forward_backward_prop` on NumPy arrays;
 - ``seed``: the seed exercise's plain NumPy code (:func:`seed_forward_backward_prop`, kept
-  here as the baseline);
-- ``products``: the five matrix products alone (``data W1``, ``h W2``, ``h^T delta1``,
-  ``delta1 W2^T``, ``data^T delta3``), the floor any implementation pays;
+  here as the baseline), for two-layer networks;
+- ``products``: the network's ``3L - 1`` matrix products alone (for two layers ``data W1``,
+  ``h W2``, ``h^T delta1``, ``delta1 W2^T``, ``data^T delta3``), the floor any
+  implementation pays;
 - ``torch``: PyTorch autograd of the same cost, with ``torch.set_num_threads`` set to the
   BLAS thread count that threadpoolctl reports;
 - ``jax``: ``jax.jit(jax.value_and_grad(cost))``, where JAX is installed (its first call,
@@ -20,7 +23,9 @@ within it: "on the line" when the interval straddles the limit (run more rounds)
 ``MIN_CI_ROUNDS`` rounds a time ratio gets no interval and no verdict.
 
 Peak memory is what ``tracemalloc`` sees allocated during one call (NumPy reports its
-buffers to it; PyTorch and JAX do not, so they have none). The agreement columns are each
+buffers to it; PyTorch and JAX do not, so they have none). A two-layer network's is judged
+against the seed's; a deeper one's against :func:`memory_bound`, the activations kept for
+the backward pass plus one layer's temporaries. The agreement columns are each
 peer's largest difference from mlp_xp: the cost's relative difference and the gradient's
 largest absolute difference over its largest entry.
 
@@ -34,6 +39,7 @@ Run it alone on the machine (other benchmarks take the same lock)::
 
     flock /tmp/mlp_xp_bench.lock python scripts/compare_peers.py --json peers.json
     flock /tmp/mlp_xp_bench.lock python scripts/compare_peers.py -s 2048x256x2048x256 -d float64 --min-time 3
+    python scripts/compare_peers.py -s 4096x784x512x512x10 -s 2048x1024x1024x1024x1024 --clock cpu --threads 1
 """
 
 from __future__ import annotations
@@ -43,6 +49,7 @@ import os
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads its OpenMP runtime
 
 import gc
+import itertools
 import json
 import math
 import random
@@ -50,22 +57,26 @@ import time
 import tracemalloc
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import click
 import numpy as np
 from threadpoolctl import threadpool_info, threadpool_limits
 
-from mlp_xp import forward_backward_prop
+from mlp_xp import forward_backward_prop, param_layout
 from mlp_xp.backends import BackendUnavailable, get_backend
-from mlp_xp.bench import Shape, Timing, environment, matmul_floor
+from mlp_xp.bench import Timing, environment
 from mlp_xp.problems import random_problem
 
-SHAPES = ("20x10x5x10", "4096x784x512x10", "4096x1024x1024x1024", "2048x256x2048x256")
+SHAPES = ("20x10x5x10", "4096x784x512x10", "4096x1024x1024x1024", "2048x256x2048x256",
+          "4096x784x512x512x10", "2048x1024x1024x1024x1024")
 DTYPES = ("float64", "float32")
 PEERS = ("torch", "jax")
-#: The issue's targets: mlp_xp / products per dtype; peak memory / seed's; small size / seed's.
+#: The issues' targets: mlp_xp / products per dtype (two layers; deeper: DEEP_TARGET); peak
+#: memory / seed's (two layers; deeper: / memory_bound, at most 1); small size / seed's.
 PRODUCTS_TARGET = {"float64": 1.10, "float32": 1.15}
+DEEP_TARGET = 1.10
 MEMORY_TARGET = 0.65
 SMALL_TARGET = 1.25
 TORCH_TARGET = 1.0
@@ -76,6 +87,65 @@ CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
 MIN_CI_ROUNDS = 15
 #: Each timed sample lasts at least this long (tiny shapes repeat the call within a sample).
 MIN_SAMPLE_S = 2e-3
+
+
+@dataclass(frozen=True)
+class Net:
+    """``M`` examples through a network of dimensions ``(D0, ..., DL)``: sigmoid layers, softmax out."""
+
+    M: int
+    dimensions: tuple[int, ...]
+
+    @classmethod
+    def parse(cls, text: str) -> Net:
+        parts = text.lower().split("x")
+        if len(parts) < 3 or not all(p.strip().isdecimal() and int(p) > 0 for p in parts):
+            raise ValueError(f"expected M x D0 x ... x DL, at least three positive integers joined by 'x' "
+                             f"(e.g. 4096x784x512x10), got {text!r}")
+        return cls(int(parts[0]), tuple(int(p) for p in parts[1:]))
+
+    @property
+    def layers(self) -> int:
+        return len(self.dimensions) - 1
+
+    @cached_property
+    def flops(self) -> int:
+        """Floating-point operations of the ``3L - 1`` products (2 per multiply-add)."""
+        pairs = list(itertools.pairwise(self.dimensions))
+        return 2 * self.M * (2 * sum(a * b for a, b in pairs) + sum(a * b for a, b in pairs[1:]))
+
+    def __str__(self) -> str:
+        return "x".join(map(str, (self.M, *self.dimensions)))
+
+
+def memory_bound(net: Net, itemsize: int) -> int:
+    """Bytes of the activations kept for backprop plus one layer's temporaries, and the gradient.
+
+    The hidden activations ``M x D1, ..., M x D(L-1)``; two ``M x D`` arrays of the widest
+    layer (a layer's pre-activation and its activation, or a delta and the next one); the
+    gradient twice (its blocks, then their concatenation).
+    """
+    M, dims = net.M, net.dimensions
+    return itemsize * (M * sum(dims[1:-1]) + 2 * M * max(dims[1:]) + 2 * param_layout(dims).size)
+
+
+def products_floor(net: Net, dtype: str, seed: int) -> Callable[[], list[np.ndarray]]:
+    """The network's ``3L - 1`` matrix products alone, on random NumPy operands of its shapes.
+
+    Forward ``a(l-1) Wl`` for every layer; backward ``a(l-1)^T delta_l`` for every layer and
+    ``delta_l Wl^T`` for every layer but the first (no gradient with respect to the data).
+    """
+    rng = np.random.default_rng(seed)
+    dims = net.dimensions
+    W = [rng.standard_normal(s).astype(dtype) for s in itertools.pairwise(dims)]
+    a = [rng.standard_normal((net.M, d)).astype(dtype) for d in dims]  # a[l]: layer l's output or delta
+
+    def call() -> list[np.ndarray]:
+        out = [a[i] @ W[i] for i in range(len(W))]
+        out += [a[i].T @ a[i + 1] for i in range(len(W))]
+        return out + [a[i + 1] @ W[i].T for i in range(1, len(W))]
+
+    return call
 
 
 def seed_forward_backward_prop(data, labels, params, dimensions):
@@ -112,7 +182,14 @@ def blas_threads() -> int:
     return max([i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"], default=1)
 
 
-def _torch(shape: Shape, host: tuple[np.ndarray, ...], dtype: str) -> Callable[[], Any]:
+def _pairs(p: Any, net: Net) -> list[tuple[Any, Any]]:
+    """``(Wl, bl)`` of every layer, views into the flat parameters ``p`` (torch or JAX)."""
+    blocks = list(param_layout(net.dimensions))
+    return [(p[w.offset : w.stop].reshape(w.shape), p[b.offset : b.stop])
+            for w, b in zip(blocks[0::2], blocks[1::2], strict=True)]
+
+
+def _torch(net: Net, host: tuple[np.ndarray, ...], dtype: str) -> Callable[[], Any]:
     """PyTorch autograd of the same cost: Linear layers (``addmm``), sigmoid, cross-entropy."""
     import torch
     import torch.nn.functional as fn
@@ -120,37 +197,35 @@ def _torch(shape: Shape, host: tuple[np.ndarray, ...], dtype: str) -> Callable[[
     b = get_backend("torch")
     torch.set_num_threads(blas_threads())
     data, labels, params = (b.asarray(a, dtype) for a in host)
-    Dx, H, Dy = shape.dimensions
-    n1 = (Dx + 1) * H
 
     def call() -> tuple[Any, Any]:
         p = params.detach().requires_grad_()
-        W1, b1 = p[: Dx * H].view(Dx, H), p[Dx * H : n1]
-        W2, b2 = p[n1 : n1 + H * Dy].view(H, Dy), p[n1 + H * Dy :]
-        h = torch.sigmoid(torch.addmm(b1, data, W1))
-        # class-probability targets: -sum(labels * log_softmax(z2)), summed over rows
-        cost = fn.cross_entropy(torch.addmm(b2, h, W2), labels, reduction="sum")
+        *hidden, (WL, bL) = _pairs(p, net)
+        a = data
+        for W, bias in hidden:
+            a = torch.sigmoid(torch.addmm(bias, a, W))
+        # class-probability targets: -sum(labels * log_softmax(zL)), summed over rows
+        cost = fn.cross_entropy(torch.addmm(bL, a, WL), labels, reduction="sum")
         (grad,) = torch.autograd.grad(cost, p)
         return cost.detach(), grad
 
     return call
 
 
-def _jax(shape: Shape, host: tuple[np.ndarray, ...], dtype: str) -> Callable[[], Any]:
+def _jax(net: Net, host: tuple[np.ndarray, ...], dtype: str) -> Callable[[], Any]:
     """``jax.jit(jax.value_and_grad(cost))`` of the same cost (the backend turns on float64)."""
     b = get_backend("jax")
     import jax
     import jax.numpy as jnp
 
     data, labels, params = (b.asarray(a, dtype) for a in host)
-    Dx, H, Dy = shape.dimensions
-    n1 = (Dx + 1) * H
 
     def cost(p, data, labels):
-        W1, b1 = p[: Dx * H].reshape(Dx, H), p[Dx * H : n1]
-        W2, b2 = p[n1 : n1 + H * Dy].reshape(H, Dy), p[n1 + H * Dy :]
-        h = jax.nn.sigmoid(data @ W1 + b1)
-        return -jnp.sum(labels * jax.nn.log_softmax(h @ W2 + b2, axis=1))
+        *hidden, (WL, bL) = _pairs(p, net)
+        a = data
+        for W, bias in hidden:
+            a = jax.nn.sigmoid(a @ W + bias)
+        return -jnp.sum(labels * jax.nn.log_softmax(a @ WL + bL, axis=1))
 
     f = jax.jit(jax.value_and_grad(cost))
     return lambda: jax.block_until_ready(f(params, data, labels))
@@ -208,7 +283,7 @@ def time_interleaved(
 class Result:
     """One implementation at one shape and dtype."""
 
-    shape: Shape
+    shape: Net
     dtype: str
     impl: str
     timing: Timing
@@ -227,7 +302,7 @@ def _agreement(reference: tuple[np.ndarray, np.ndarray], other: tuple[Any, Any])
 
 
 def compare(
-    shape: Shape, dtype: str, peers: tuple[str, ...], min_time: float, min_rounds: int,
+    shape: Net, dtype: str, peers: tuple[str, ...], min_time: float, min_rounds: int,
     clock: Callable[[], float] = time.perf_counter,
 ) -> list[Result]:
     """Time, measure and cross-check every implementation at one shape and dtype."""
@@ -235,10 +310,10 @@ def compare(
     data, labels, params = (a.astype(dtype) for a in host)
     dims = shape.dimensions
     calls: dict[str, Callable[[], Any]] = {
-        "mlp_xp": lambda: forward_backward_prop(data, labels, params, dims),
-        "seed": lambda: seed_forward_backward_prop(data, labels, params, dims),
-        "products": matmul_floor(get_backend("numpy"), shape, dtype, seed=1),
-    }
+        "mlp_xp": lambda: forward_backward_prop(data, labels, params, dims)}
+    if shape.layers == 2:
+        calls["seed"] = lambda: seed_forward_backward_prop(data, labels, params, dims)
+    calls["products"] = products_floor(shape, dtype, seed=1)
     for peer, make in (("torch", _torch), ("jax", _jax)):
         if peer in peers:
             try:
@@ -269,7 +344,7 @@ def results_table(results: list[Result]) -> str:
     """Markdown: one line per implementation, shape and dtype."""
     by = _by(results)
     lines = [
-        "| M x Dx x H x Dy | dtype | implementation | median ms | IQR ms | / products | mlp_xp / it "
+        "| M x D0 x ... x DL | dtype | implementation | median ms | IQR ms | / products | mlp_xp / it "
         "| peak MiB | cost diff | grad diff | first call ms |",
         "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
@@ -292,14 +367,16 @@ def summary_table(results: list[Result]) -> str:
     by = _by(results)
     impls = [i for i in ("mlp_xp", "seed", "torch", "jax") if any(r.impl == i for r in results)]
     lines = [
-        "| M x Dx x H x Dy | dtype | products ms | " + " | ".join(f"{i} / products" for i in impls)
-        + " | peak MiB: mlp_xp, seed |",
+        "| M x D0 x ... x DL | dtype | products ms | " + " | ".join(f"{i} / products" for i in impls)
+        + " | peak MiB: mlp_xp, seed or bound |",
         "| --- | --- | ---: | " + " | ".join("---:" for _ in impls) + " | ---: |",
     ]
     for shape, dtype in dict.fromkeys((str(r.shape), r.dtype) for r in results):
         floor = by[(shape, dtype, "products")].timing.median_s
         ratios = [by.get((shape, dtype, i)) for i in impls]
-        peaks = [by[(shape, dtype, i)].peak_bytes / 2**20 for i in ("mlp_xp", "seed")]
+        seed = by.get((shape, dtype, "seed"))
+        bound = seed.peak_bytes if seed else memory_bound(Net.parse(shape), np.dtype(dtype).itemsize)
+        peaks = [by[(shape, dtype, "mlp_xp")].peak_bytes / 2**20, bound / 2**20]
         lines.append(
             f"| {shape} | {dtype} | {floor * 1e3:.3g} | "
             + " | ".join("-" if r is None else f"{r.timing.median_s / floor:.2f}" for r in ratios)
@@ -355,21 +432,27 @@ def targets(results: list[Result]) -> list[dict[str, Any]]:
     by = _by(results)
     out = []
     for shape, dtype in dict.fromkeys((str(r.shape), r.dtype) for r in results):
-        ours, seed = by[(shape, dtype, "mlp_xp")], by[(shape, dtype, "seed")]
-        if Shape.parse(shape).flops < SMALL_FLOPS:
+        net, ours, seed = Net.parse(shape), by[(shape, dtype, "mlp_xp")], by.get((shape, dtype, "seed"))
+        if seed and net.flops < SMALL_FLOPS:
             out.append(_time_target(ours, "time / seed's", seed, SMALL_TARGET))
             continue
         products = by[(shape, dtype, "products")]
-        out.append(_time_target(ours, "time / products", products, PRODUCTS_TARGET[dtype]))
-        memory = ours.peak_bytes / seed.peak_bytes  # tracemalloc counts bytes: exact, no interval
-        out.append(_target(ours, "peak memory / seed's", memory, MEMORY_TARGET, None))
+        limit = PRODUCTS_TARGET[dtype] if seed else DEEP_TARGET
+        out.append(_time_target(ours, "time / products", products, limit))
+        # tracemalloc counts bytes: exact, no interval
+        if seed:
+            out.append(_target(ours, "peak memory / seed's", ours.peak_bytes / seed.peak_bytes,
+                               MEMORY_TARGET, None))
+        else:
+            bound = memory_bound(net, np.dtype(dtype).itemsize)
+            out.append(_target(ours, "peak memory / bound", ours.peak_bytes / bound, 1.0, None))
         if (shape, dtype, "torch") in by:
             out.append(_time_target(ours, "time / torch's", by[(shape, dtype, "torch")], TORCH_TARGET))
     return out
 
 
 def targets_table(rows: list[dict[str, Any]]) -> str:
-    lines = ["| M x Dx x H x Dy | dtype | mlp_xp's | measured | 95% interval | target | met |",
+    lines = ["| M x D0 x ... x DL | dtype | mlp_xp's | measured | 95% interval | target | met |",
              "| --- | --- | --- | ---: | ---: | ---: | --- |"]
     for t in rows:
         ci = "-" if t["ci95"] is None else f"{t['ci95'][0]:.3f} to {t['ci95'][1]:.3f}"
@@ -381,9 +464,9 @@ def targets_table(rows: list[dict[str, Any]]) -> str:
 _VERDICTS = {"met": "yes", "missed": "NO"}  # "on the line" and "too few rounds" print as they are
 
 
-def _parse_shape(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> list[Shape]:
+def _parse_shape(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> list[Net]:
     try:
-        return [Shape.parse(v) for v in values]
+        return [Net.parse(v) for v in values]
     except ValueError as e:
         raise click.BadParameter(str(e)) from None
 
@@ -397,7 +480,7 @@ def _finite(seconds: float) -> float:
 
 @click.command(help=__doc__.split("\n\n")[0])
 @click.option("-s", "--shape", "shapes", multiple=True, default=SHAPES, show_default=True,
-              callback=_parse_shape, help="M x Dx x H x Dy, repeatable.")
+              callback=_parse_shape, help="M x D0 x ... x DL (sigmoid hidden layers), repeatable.")
 @click.option("-d", "--dtype", "dtypes", multiple=True, default=DTYPES, show_default=True,
               type=click.Choice(DTYPES), help="Repeatable.")
 @click.option("--peer", "peers", multiple=True, default=PEERS, show_default=True,
@@ -416,7 +499,7 @@ def _finite(seconds: float) -> float:
               help="Also write the results, the targets and the environment to this JSON file.")
 @click.option("--report", "report_path", type=click.Path(exists=True, dir_okay=False),
               help="Measure nothing: print the tables of a JSON file that --json wrote.")
-def main(shapes: list[Shape], dtypes: tuple[str, ...], peers: tuple[str, ...], min_time: float,
+def main(shapes: list[Net], dtypes: tuple[str, ...], peers: tuple[str, ...], min_time: float,
          min_rounds: int, threads: int | None, clock: str, json_path: str | None,
          report_path: str | None) -> None:
     if report_path:
@@ -434,7 +517,7 @@ def main(shapes: list[Shape], dtypes: tuple[str, ...], peers: tuple[str, ...], m
                + ", ".join(f"{k} {v['version']}" for k, v in env["backends"].items())
                + "".join(f"; {k}={v}" for k, v in env.get("variables", {}).items()) + "\n")
     results = [
-        Result(Shape.parse(r["shape"]), r["dtype"], r["implementation"],
+        Result(Net.parse(r["shape"]), r["dtype"], r["implementation"],
                Timing(r["first_call_s"], tuple(r["runs_s"])), r["peak_bytes"], r["cost_diff"], r["grad_diff"])
         for r in doc["results"]
     ]
@@ -443,7 +526,7 @@ def main(shapes: list[Shape], dtypes: tuple[str, ...], peers: tuple[str, ...], m
     click.echo(targets_table(targets(results)))
 
 
-def measure(shapes: list[Shape], dtypes: tuple[str, ...], peers: tuple[str, ...], min_time: float,
+def measure(shapes: list[Net], dtypes: tuple[str, ...], peers: tuple[str, ...], min_time: float,
             min_rounds: int, threads: int | None, clock: str) -> dict[str, Any]:
     """Run every comparison; the results, the targets and the environment, ready for JSON."""
     if threads == 1:  # XLA reads its thread pool's size once, when JAX starts

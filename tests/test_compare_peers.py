@@ -63,7 +63,7 @@ def test_verdict_is_decided_only_by_an_interval_on_one_side(peers):
 def test_a_run_writes_json_that_reprints_the_same_tables(peers, tmp_path):
     torch = pytest.importorskip("torch")
     out = tmp_path / "peers.json"
-    args = ["-s", "8x4x3x2", "-s", "128x64x64x32", "-d", "float64", "--peer", "torch",
+    args = ["-s", "8x4x3x2", "-s", "128x64x64x32", "-s", "64x32x16x16x8", "-d", "float64", "--peer", "torch",
             "--min-time", "0", "--min-rounds", str(peers.MIN_CI_ROUNDS), "--json", str(out)]
     threads, state = torch.get_num_threads(), random.getstate()
     try:  # the run sets torch's threads and shuffles with the global random: give them back
@@ -75,16 +75,24 @@ def test_a_run_writes_json_that_reprints_the_same_tables(peers, tmp_path):
     doc = json.loads(out.read_text())
     impls = {(r["shape"], r["implementation"]) for r in doc["results"]}
     shapes, implementations = ("8x4x3x2", "128x64x64x32"), ("mlp_xp", "seed", "products", "torch")
-    assert impls == {(s, i) for s in shapes for i in implementations}
+    deep = {("64x32x16x16x8", i) for i in ("mlp_xp", "products", "torch")}  # no seed's code for 3 layers
+    assert impls == {(s, i) for s in shapes for i in implementations} | deep
     for r in doc["results"]:
         assert len(r["runs_s"]) >= 3 and r["median_s"] > 0
         if r["implementation"] in ("seed", "torch"):  # the same cost and gradient as mlp_xp's
             assert r["cost_diff"] < 1e-12 and r["grad_diff"] < 1e-12
     whats = [(t["shape"], t["what"]) for t in doc["targets"]]
     assert whats == [("8x4x3x2", "time / seed's"), ("128x64x64x32", "time / products"),
-                     ("128x64x64x32", "peak memory / seed's"), ("128x64x64x32", "time / torch's")]
+                     ("128x64x64x32", "peak memory / seed's"), ("128x64x64x32", "time / torch's"),
+                     ("64x32x16x16x8", "time / products"), ("64x32x16x16x8", "peak memory / bound"),
+                     ("64x32x16x16x8", "time / torch's")]
+    bound = peers.memory_bound(peers.Net.parse("64x32x16x16x8"), 8)
+    assert bound == 8 * (64 * (16 + 16) + 2 * 64 * 16 + 2 * (33 * 16 + 17 * 16 + 17 * 8))
+    peak = next(r["peak_bytes"] for r in doc["results"]
+                if (r["shape"], r["implementation"]) == ("64x32x16x16x8", "mlp_xp"))
+    assert [t["value"] for t in doc["targets"] if t["what"] == "peak memory / bound"] == [peak / bound]
     for t in doc["targets"]:
-        assert (t["ci95"] is None) == (t["what"] == "peak memory / seed's")
+        assert (t["ci95"] is None) == t["what"].startswith("peak memory")
         if t["ci95"] is not None:  # enough rounds: an interval, and a verdict from it
             assert t["ci95"][0] <= t["ci95"][1] and t["verdict"] in ("met", "missed", "on the line")
         assert t["met"] == (t["verdict"] == "met")
