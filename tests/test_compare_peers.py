@@ -133,3 +133,23 @@ def test_min_time_must_be_a_finite_bounded_number(peers, value):
     # an infinite --min-time would keep the interleaved rounds going forever
     run = CliRunner().invoke(peers.main, ["--min-time", value])
     assert run.exit_code == 2 and "--min-time" in run.output
+
+
+def test_compare_versions_times_this_checkout_against_a_commit(peers):
+    script = SCRIPTS / "compare_versions.py"
+    if not (SCRIPTS.parent / ".git").exists():
+        pytest.skip("compare_versions.py exports the older commit with git: no git checkout here")
+    run = subprocess.run([sys.executable, str(script), "--base", "HEAD", "-s", "8x4x3x2", "-d", "float64",
+                          "--min-rounds", "15"], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    line = re.search(r"^8x4x3x2 float64: new .* ms; new/old ([\d.]+) \[([\d.]+), ([\d.]+)\]; "
+                     r"cost diff (\S+), grad diff (\S+)$", run.stdout, re.MULTILINE)
+    assert line, run.stdout
+    ratio, lo, hi = map(float, line.groups()[:3])
+    assert lo <= ratio <= hi
+    # HEAD's network may differ from the working tree's only by rounding
+    assert float(line[4]) < 1e-12 and float(line[5]) < 1e-12
+    bad = subprocess.run([sys.executable, str(script), "--base", "no-such-commit"], capture_output=True,
+                         text=True, timeout=60)
+    assert bad.returncode == 2 and "git cannot export mlp_xp at 'no-such-commit'" in bad.stderr
+    assert "Traceback" not in bad.stderr and bad.stderr.count("\n") == 1
