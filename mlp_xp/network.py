@@ -16,13 +16,14 @@ Backward (``delta_l`` is dCost/dzl):
     delta_(l-1) = (delta_l Wl^T) * act'(a(l-1))
     dCost/d data = delta_1 W1^T
 
-The seed's network, ``(Dx, H, Dy)`` with a sigmoid hidden layer and softmax output, has a
-path of its own (:func:`_seed_network`): the same maths, with the sigmoid folded into one
-``tanh`` pass, as fast as its five matrix products allow.
+The seed's network, ``(Dx, H, Dy)`` with a sigmoid hidden layer and softmax output, is
+dispatched in a few comparisons to :func:`_seed_network`: the same steps, without the lists
+of a network of any depth, which cost more than the products at the seed's tiny size.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from typing import Any, Literal, overload
@@ -206,10 +207,8 @@ def _network(xp: Any, data: Array, labels: Array, params: Array, layout: ParamLa
         grads += [xp.sum(delta, axis=0), xp.reshape(a[i].T @ delta, (-1,))]  # db, dW (reversed)
         if i == 0 and not input_grad:
             break
-        if i == 0:
-            delta = delta @ W[0].T  # dCost/d data
-        else:
-            delta = _back_through(xp, activations[i - 1], delta, W[i], a[i])
+        # dCost/d data for the first layer, else the previous layer's delta
+        delta = delta @ W[0].T if i == 0 else _back_through(xp, activations[i - 1], delta, W[i], a[i])
         a[i] = None  # spent: free it before the next layer's product allocates
     grad = xp.concat(grads[::-1])
     return (cost, grad, delta) if input_grad else (cost, grad)
@@ -241,7 +240,13 @@ def _hidden_layer(xp: Any, name: str, a: Array, W: Array, b: Array) -> Array:
 
 def _exp_limit(xp: Any, x: Array) -> Array:
     """The 0-d array ``log(max) - 1`` of ``x``'s dtype: exp of anything up to it is finite."""
-    return xp.asarray(math.log(xp.finfo(x.dtype).max) - 1, dtype=x.dtype, device=device(x))
+    return _exp_limit_of(xp, x.dtype, device(x))
+
+
+@functools.lru_cache(maxsize=64)
+def _exp_limit_of(xp: Any, dtype: Any, dev: Any) -> Array:
+    # cached: making a 0-d array costs several microseconds, a few % of the seed's tiny call
+    return xp.asarray(math.log(xp.finfo(dtype).max) - 1, dtype=dtype, device=dev)
 
 
 def _back_through(xp: Any, name: str, delta: Array, W: Array, a: Array) -> Array:
@@ -301,48 +306,24 @@ def _cost_and_delta(xp: Any, output: str, z: Array, labels: Array) -> tuple[Arra
 def _seed_network(
     xp: Any, data: Array, labels: Array, params: Array, layout: ParamLayout
 ) -> tuple[Array, Array]:
-    """The seed's (Dx, H, Dy) network, sigmoid and softmax: five products and few passes."""
+    """The seed's (Dx, H, Dy) network, sigmoid and softmax: :func:`_network`'s steps without its lists."""
     blocks = layout.blocks
     W1, b1, W2, b2 = (params[b.offset : b.stop] for b in blocks)
     W1, W2 = xp.reshape(W1, blocks[0].shape), xp.reshape(W2, blocks[2].shape)  # b1, b2: 1-D already
 
-    # Forward. h = sigmoid(z1) = (1 + tanh(z1 / 2)) / 2: one transcendental pass over M x H,
-    # which cannot overflow. We keep h2 = 2 h and put the factors 1/2 into the weights, which
-    # are smaller than the activations (scaling by a power of 2 is exact).
-    h2 = data @ (0.5 * W1)
-    h2 += 0.5 * b1
-    h2 = xp.tanh(h2)
-    h2 += 1
-    z2 = h2 @ (0.5 * W2)
+    h = _hidden_layer(xp, "sigmoid", data, W1, b1)
+    z2 = h @ W2
     z2 += b2
+    cost, delta1 = _cost_and_delta(xp, "softmax", z2, labels)
+    del z2  # M x Dy, spent: free it before the backward pass allocates
 
-    # Cost from the logits (log-sum-exp): finite even where yhat underflows to 0.
-    z2 -= xp.max(z2, axis=1, keepdims=True)
-    yhat = xp.exp(z2)
-    row_sum = xp.sum(yhat, axis=1, keepdims=True)
-    z2 -= xp.log(row_sum)  # log yhat: every entry <= 0, so the sum below cannot cancel
-    z2 *= labels
-    # keepdims + reshape: a 0-d array on every backend (NumPy's plain sum gives a scalar, and
-    # xp.asarray would warn on a torch tensor that requires grad)
-    cost = xp.reshape(xp.sum(z2, axis=None, keepdims=True), ())
-    cost *= -1
-    del z2  # M x Dy, no longer needed: free it before the backward pass allocates
-
-    # Backward.
-    yhat /= row_sum
-    yhat -= labels
-    delta1 = yhat
     gb2 = xp.sum(delta1, axis=0)
-    gW2 = h2.T @ delta1
-    gW2 *= 0.5  # h^T delta1
-    delta3 = delta1 @ (-0.25 * W2).T
-    delta3 *= h2
-    h2 -= 2
-    delta3 *= h2  # -(delta1 W2^T) / 4 * 2h * (2h - 2) = (delta1 W2^T) * h (1 - h)
-    del h2  # free each M x H array as soon as it is spent: it lowers the peak
-    gW1 = data.T @ delta3
-    gb1 = xp.sum(delta3, axis=0)
-    del delta3
+    gW2 = h.T @ delta1
+    delta2 = _back_through(xp, "sigmoid", delta1, W2, h)  # (delta1 W2^T) * h (1 - h)
+    del h  # free each M x H array as soon as it is spent: it lowers the peak
+    gW1 = data.T @ delta2
+    gb1 = xp.sum(delta2, axis=0)
+    del delta2
 
     grad = xp.concat([xp.reshape(gW1, (-1,)), gb1, xp.reshape(gW2, (-1,)), gb2])
     return cost, grad
