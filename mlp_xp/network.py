@@ -23,7 +23,6 @@ of a network of any depth, which cost more than the products at the seed's tiny 
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Sequence
 from typing import Any, Literal, overload
@@ -219,8 +218,8 @@ def _hidden_layer(xp: Any, name: str, a: Array, W: Array, b: Array) -> Array:
     if name == "sigmoid":
         # 1 / (1 + exp(-z)): the product gives -z from -W (a pass over the weights, not the
         # activations), and -z is cut where exp would overflow; that moves h by less than
-        # exp(1 - log(max)), below the dtype's smallest normal number. exp is half the cost
-        # of tanh in float64 NumPy.
+        # exp(1 - log(max)), below the dtype's smallest normal number (a saturated h is that
+        # small, not 0). exp is half the cost of tanh in float64 NumPy.
         negative_z = a @ -W
         negative_z -= b
         negative_z = xp.minimum(negative_z, _exp_limit(xp, negative_z))  # two M x H arrays at most
@@ -240,13 +239,7 @@ def _hidden_layer(xp: Any, name: str, a: Array, W: Array, b: Array) -> Array:
 
 def _exp_limit(xp: Any, x: Array) -> Array:
     """The 0-d array ``log(max) - 1`` of ``x``'s dtype: exp of anything up to it is finite."""
-    return _exp_limit_of(xp, x.dtype, device(x))
-
-
-@functools.lru_cache(maxsize=64)
-def _exp_limit_of(xp: Any, dtype: Any, dev: Any) -> Array:
-    # cached: making a 0-d array costs several microseconds, a few % of the seed's tiny call
-    return xp.asarray(math.log(xp.finfo(dtype).max) - 1, dtype=dtype, device=dev)
+    return xp.asarray(math.log(xp.finfo(x.dtype).max) - 1, dtype=x.dtype, device=device(x))
 
 
 def _back_through(xp: Any, name: str, delta: Array, W: Array, a: Array) -> Array:
@@ -278,7 +271,8 @@ def _cost_and_delta(xp: Any, output: str, z: Array, labels: Array) -> tuple[Arra
         row_sum = xp.sum(yhat, axis=1, keepdims=True)
         z -= xp.log(row_sum)  # log yhat: every entry <= 0, so the sum below cannot cancel
         z *= labels
-        cost = -_total(xp, z)
+        cost = _total(xp, z)
+        cost *= -1  # in place: NumPy's unary minus would turn the 0-d array into a scalar
         yhat /= row_sum
         yhat -= labels
         return cost, yhat
@@ -300,7 +294,9 @@ def _cost_and_delta(xp: Any, output: str, z: Array, labels: Array) -> tuple[Arra
         delta -= labels
         return cost, delta
     z -= labels  # identity: yhat - labels
-    return 0.5 * _total(xp, z * z), z
+    cost = _total(xp, z * z)
+    cost *= 0.5
+    return cost, z
 
 
 def _seed_network(

@@ -102,6 +102,8 @@ def ours(backend, data, labels, params, dims, acts, output):
     arrays = (backend.asarray(a, "float64") for a in (data, labels, params))
     cost, grad, grad_data = forward_backward_prop(
         *arrays, dims, activation=list(acts), output=output, input_grad=True)
+    # the caller's namespace: a 0-d array, not a NumPy scalar (which -x or 0.5 * x of one gives)
+    assert type(cost) is type(grad) and tuple(cost.shape) == ()
     return tuple(backend.to_numpy(r) for r in (cost, grad, grad_data))
 
 
