@@ -19,6 +19,7 @@ from mlp_xp.backends import (
     get_backend,
 )
 from mlp_xp.problems import random_problem
+from mlp_xp.testing import assert_close, count_host_reads
 
 from ._reference import reference_forward_backward
 from ._scripts import load_script
@@ -44,19 +45,8 @@ def _problem(backend):
 def _assert_matches_numpy(host, cost, grad):
     ref_cost, ref_grad = reference_forward_backward(*host, DIMS)
     assert isinstance(cost, np.ndarray) and isinstance(grad, np.ndarray)
-    np.testing.assert_allclose(cost, ref_cost, rtol=1e-10)
-    np.testing.assert_allclose(grad, ref_grad, rtol=1e-10, atol=1e-10 * np.abs(ref_grad).max())
-
-
-class CountComputes(Callback):
-    """Counts the computes run by Dask's local schedulers."""
-
-    def __init__(self):
-        super().__init__()
-        self.computes = 0
-
-    def _start(self, dsk):
-        self.computes += 1
+    assert_close(cost, np.asarray(ref_cost), rtol=1e-10)
+    assert_close(grad, ref_grad, rtol=1e-10, atol=1e-10 * float(np.abs(ref_grad).max()))
 
 
 class LiveBytes(Callback):
@@ -123,15 +113,14 @@ def test_asarray_is_a_snapshot_of_the_host_array(dask_backend):
 
 def test_forward_backward_prop_is_lazy_and_matches_numpy_on_threads(dask_backend):
     host, arrays = _problem(dask_backend)
-    counter = CountComputes()
-    with counter, dask.config.set(scheduler="threads"):
+    with count_host_reads() as computes, dask.config.set(scheduler="threads"):
         cost, grad = forward_backward_prop(*arrays, DIMS)
         assert isinstance(cost, da.Array) and isinstance(grad, da.Array)
         assert cost.shape == () and grad.shape == host[2].shape
-        assert counter.computes == 0  # building the graph computed nothing
+        assert computes.n == 0  # building the graph computed nothing
         assert dask_scheduler() == "threads"
         result = dask_backend.wait((cost, grad))
-    assert counter.computes == 1  # the tuple is computed in one go
+    assert computes.by_kind == {"dask: compute": 1}  # the tuple is computed in one go
     _assert_matches_numpy(host, *result)
     _assert_matches_numpy(host, dask_backend.to_numpy(cost), dask_backend.to_numpy(grad))
 
