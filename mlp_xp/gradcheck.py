@@ -43,9 +43,15 @@ Function = Callable[[Array], tuple[Array, Array]]
 Progress = Callable[[int, int], object]
 
 #: (machine epsilon at most, default eps, default tol); float64 keeps the seed's 1e-4 and 1e-5.
-#: Lower precisions take a step near cbrt(machine epsilon), the optimum of centred differences;
-#: in float32 the true gradient of the network then shows errors up to 6e-4, so tol is 1e-2.
-_DTYPE_DEFAULTS = ((1e-15, 1e-4, 1e-5), (1e-6, 1e-2, 1e-2), (1.0, 1e-1, 1e-1))
+#: float32 takes a step near cbrt(machine epsilon), the optimum of centred differences; the
+#: true gradient of the network then shows errors up to 6e-4, so tol is 1e-2.
+_DTYPE_DEFAULTS = ((1e-15, 1e-4, 1e-5), (2.0**-23, 1e-2, 1e-2))
+#: The coarsest machine epsilon gradcheck accepts, float32's. float16 (2**-10) and bfloat16
+#: (2**-7) are refused: a cost near 100 is rounded to 0.06 in float16 (0.5 in bfloat16), so
+#: a derivative from a difference of two costs is off by about 0.06 / (2 eps) for any step
+#: eps, while a step large enough to shrink that has a truncation error as large. The seed's
+#: network in float16 at eps = tol = 0.1: 54 of its 115 true gradient entries fail.
+COARSEST_EPS = 2.0**-23
 
 #: Default number of random directions in fast mode (see gradcheck's docstring for why).
 DEFAULT_DIRECTIONS = 6
@@ -60,7 +66,7 @@ class GradcheckError(AssertionError):
 
 
 class GradcheckWarning(UserWarning):
-    """A check in float32 or lower precision, where finite differences are coarse."""
+    """A check in float32, where finite differences are coarse."""
 
 
 @dataclass(frozen=True)
@@ -186,8 +192,10 @@ def gradcheck(
         ``f(x) -> (cost, grad)``: a scalar cost (0-d array, Python or NumPy scalar) and its
         gradient, an array of ``x``'s shape.
     x : array
-        Where to check: a real floating array of any array-API library (NumPy, CuPy, torch,
-        JAX, array-api-strict, Dask). Never modified: ``f`` gets copies.
+        Where to check: a float64 or float32 array of any array-API library (NumPy, CuPy,
+        torch, JAX, array-api-strict, Dask). Never modified: ``f`` gets copies. ``f`` must
+        return its cost in ``x``'s precision or finer, and its gradient in float32 or finer:
+        a cost rounded more coarsely than ``x`` would make a true gradient fail.
     mode : {"full", "fast"}
         ``"full"``: every entry ``i``, ``numeric = (f(x + eps e_i) - f(x - eps e_i)) / (2 eps)``,
         ``2 x.size + 1`` calls of ``f``. ``"fast"``: ``n_directions`` random unit directions
@@ -196,8 +204,10 @@ def gradcheck(
     eps, tol : float, optional
         Step and tolerance; each check fails when
         ``|numeric - analytic| / max(1, |numeric|, |analytic|) > tol``. Defaults by dtype:
-        float64 ``1e-4`` and ``1e-5`` (the seed's), float32 ``1e-2`` and ``1e-2``, lower
-        ``1e-1`` and ``1e-1``. Checking below float64 warns (:class:`GradcheckWarning`).
+        float64 ``1e-4`` and ``1e-5`` (the seed's), float32 ``1e-2`` and ``1e-2``; checking
+        in float32 warns (:class:`GradcheckWarning`). float16 and bfloat16 are refused
+        (``TypeError``): their rounding swamps any finite difference, so a true gradient
+        would fail.
     n_directions : int
         ``k``, the random directions of fast mode. The default 6: a wrong gradient ``g + e``
         escapes one direction ``u`` only if ``<e, u>``, about Gaussian with standard deviation
@@ -307,6 +317,18 @@ def gradcheck_naive(f: Function, x: Array) -> bool:
 # --- validation and defaults -------------------------------------------------------------
 
 
+def _is_real_floating(xp: Any, dtype: Any) -> bool:
+    try:
+        return bool(xp.isdtype(dtype, "real floating"))
+    except TypeError:  # a dtype the namespace does not know: ml_dtypes' bfloat16 in NumPy
+        return False
+
+
+def _finer_than(xp: Any, dtype: Any, machine_eps: float) -> bool:
+    """Whether ``dtype`` rounds no more coarsely than ``machine_eps`` (a real floating dtype)."""
+    return float(xp.finfo(dtype).eps) <= machine_eps
+
+
 def _check_x(x: Any) -> tuple[Any, str]:
     if (odd := odd_array(x)) is not None:
         raise TypeError(f"gradcheck: x must be a plain array, not {odd}")
@@ -316,10 +338,22 @@ def _check_x(x: Any) -> tuple[Any, str]:
             f"got {describe(x)}"
         )
     xp = array_namespace(x)
-    if not xp.isdtype(x.dtype, "real floating"):
+    if not _is_real_floating(xp, x.dtype):
+        try:
+            why = "finite differences need a real, continuous x" if xp.isdtype(
+                x.dtype, ("integral", "bool", "complex floating")) else ""
+        except TypeError:
+            why = ""
         raise TypeError(
-            f"gradcheck: x must have a real floating dtype (float64 is best); got {dtype_name(x.dtype)}: "
-            "finite differences need a continuous x"
+            f"gradcheck: x must have a real floating dtype (float64 is best); got {dtype_name(x.dtype)}"
+            + (f": {why}" if why else f", which {xp.__name__} does not know; convert it, e.g. "
+               "xp.astype(x, xp.float64)")
+        )
+    if float(xp.finfo(x.dtype).eps) > COARSEST_EPS:
+        raise TypeError(
+            f"gradcheck: x must be float64 or float32, got {dtype_name(x.dtype)}, whose rounding "
+            f"swamps any finite difference (a true gradient would fail); check in float64: "
+            f"xp.astype(x, xp.float64), with f computing in x's dtype"
         )
     if not has_known_shape(x):
         raise ValueError(
@@ -387,7 +421,7 @@ def _check_arguments(f: Any, mode: Any, eps: Any, tol: Any, n_directions: Any, s
 
 
 def _defaults(xp: Any, x: Any, eps: float | None, tol: float | None) -> tuple[float, float]:
-    machine_eps = float(xp.finfo(x.dtype).eps)
+    machine_eps = float(xp.finfo(x.dtype).eps)  # float64 or float32: _check_x refused coarser
     eps0, tol0 = next((e, t) for bound, e, t in _DTYPE_DEFAULTS if machine_eps <= bound)
     if machine_eps > 1e-15:
         low = f"; tol={tol:g} is below that: expect false failures" if tol is not None and tol < tol0 else ""
@@ -418,6 +452,7 @@ class _Context:
         # float32 would round indices above 2**24 and every reported value)
         self.index_dtype = defaults["indexing"]
         self.real_dtype = floats.get("float64", defaults["real floating"])
+        self.machine_eps = float(xp.finfo(x.dtype).eps)
         self.calls = 0
         # f gets a copy even here, so an f that writes into its argument cannot touch x
         cost, grad = self._call(xp.asarray(x, copy=True))
@@ -443,8 +478,15 @@ class _Context:
             if tuple(cost.shape) != ():
                 raise ValueError(f"gradcheck: f(x) must return a scalar cost; got an array of shape "
                                  f"{tuple(cost.shape)} ({describe(cost)})")
-            if not array_namespace(cost).isdtype(cost.dtype, "real floating"):
+            cost_xp = array_namespace(cost)
+            if not _is_real_floating(cost_xp, cost.dtype):
                 raise ValueError(f"gradcheck: f(x) must return a real floating cost; got {describe(cost)}")
+            if not _finer_than(cost_xp, cost.dtype, self.machine_eps):
+                raise ValueError(
+                    f"gradcheck: f(x) must return its cost in x's precision ({dtype_name(self.x.dtype)}) or "
+                    f"finer; got {describe(cost)}: differences of a cost rounded more coarsely would make "
+                    "a true gradient fail"
+                )
             if array_namespace(cost) is xp:
                 return xp.asarray(cost, copy=True)  # f may reuse its buffer on the next call
             if not is_numpy_namespace(array_namespace(cost)):
@@ -472,9 +514,16 @@ class _Context:
             except (TypeError, ValueError) as exc:
                 raise ValueError(f"gradcheck: f(x) must return grad as an array like x; "
                                  f"got {describe(grad)}") from exc
-        if not xp.isdtype(grad.dtype, ("real floating", "signed integer", "unsigned integer")):
+        try:
+            real = xp.isdtype(grad.dtype, ("real floating", "signed integer", "unsigned integer"))
+        except TypeError:  # a dtype the namespace does not know: ml_dtypes' bfloat16 in NumPy
+            real = False
+        if not real:
             raise ValueError(f"gradcheck: f(x) must return a real gradient; got {describe(grad)} "
                              "(a complex or boolean gradient is never cast to real)")
+        if xp.isdtype(grad.dtype, "real floating") and not _finer_than(xp, grad.dtype, COARSEST_EPS):
+            raise ValueError(f"gradcheck: f(x) must return grad in float32 or finer; got {describe(grad)}, "
+                             "whose rounding alone would fail the check")
         if tuple(grad.shape) != self.shape:
             raise ValueError(
                 f"gradcheck: f(x) returned grad of shape {tuple(grad.shape)}, but x has shape {self.shape}"

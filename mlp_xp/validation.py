@@ -72,7 +72,11 @@ def _is_real_floating(x: Any) -> bool:
     key = (type(x), x.dtype)
     ok = _REAL_FLOATING.get(key)
     if ok is None:
-        ok = _REAL_FLOATING[key] = namespace(x).isdtype(x.dtype, "real floating")
+        try:
+            ok = namespace(x).isdtype(x.dtype, "real floating")
+        except TypeError:  # a dtype the namespace does not know: ml_dtypes' bfloat16 in NumPy
+            ok = False
+        _REAL_FLOATING[key] = ok
     return ok
 
 

@@ -107,3 +107,31 @@ def test_every_backend_agrees_with_autograd(backend, library, problem):
     ref_cost, ref_grad = VALUE_AND_GRAD[library](*host, dims)
     cost, grad = forward_backward_prop(*(backend.asarray(a, "float64") for a in host), dims)
     assert_agree(backend.to_numpy(cost), backend.to_numpy(grad), ref_cost, ref_grad)
+
+
+def test_autodiff_next_to_infinite_rows_is_exact_and_zero_in_them():
+    # finite rows keep their true derivative; rows whose maximum is infinite are constant
+    # (the limit), so their gradient is 0, never NaN, on torch and JAX
+    from scipy.special import softmax as scipy_softmax
+
+    from mlp_xp import log_softmax, softmax
+    from mlp_xp.backends import get_backend
+
+    x = np.asarray([[3.0, -2.0, 0.5], [np.inf, 1.0, np.inf], [-np.inf] * 3, [1.0, 1.0, -1.0]])
+    w = np.random.default_rng(1).standard_normal(x.shape)
+    s = scipy_softmax(x[[0, 3]], axis=1)
+    expected_softmax = np.zeros_like(x)
+    expected_softmax[[0, 3]] = s * (w[[0, 3]] - np.sum(s * w[[0, 3]], axis=1, keepdims=True))
+    expected_log = np.zeros_like(x)
+    expected_log[[0, 3]] = w[[0, 3]] - s * np.sum(w[[0, 3]], axis=1, keepdims=True)
+    torch = pytest.importorskip("torch")
+    jax = pytest.importorskip("jax")
+    b = get_backend("jax")
+    jxp, wj = b.xp, b.asarray(w, "float64")
+    for f, expected in ((softmax, expected_softmax), (log_softmax, expected_log)):
+        t = torch.asarray(x).requires_grad_(True)
+        (torch.asarray(w) * f(t)).sum().backward()
+        np.testing.assert_allclose(t.grad.numpy(), expected, rtol=1e-12, atol=1e-300)
+        grad = jax.grad(lambda z, f=f: jxp.sum(jxp.where(jxp.isfinite(f(z)), wj * f(z), 0.0)))
+        got = b.to_numpy(grad(b.asarray(x, "float64")))
+        np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-300)

@@ -108,3 +108,47 @@ def test_empty_rows_and_no_rows_give_empty_results(backend, f, shape):
     # the decision (docs: trust): an empty array of the same shape, not a reduction error
     out = f(backend.asarray(np.zeros(shape), "float64"))
     assert tuple(out.shape) == shape and backend.to_numpy(out).size == 0
+
+
+# --- non-finite input: the limit where there is one (docs: trust) --------------------------
+
+INF, NAN = np.inf, np.nan
+#: rows, and softmax of each: +inf entries share the mass; -inf entries get 0; a row of only
+#: -inf (no limit) is uniform, as any row of equal entries; a NaN makes its row NaN.
+NON_FINITE_ROWS = [
+    ([INF, 5.0, INF, -INF], [0.5, 0.0, 0.5, 0.0]),
+    ([1e4, INF, -1e4, 0.0], [0.0, 1.0, 0.0, 0.0]),
+    ([-INF, -INF, -INF, -INF], [0.25, 0.25, 0.25, 0.25]),
+    ([-INF, 0.0, -INF, 0.0], [0.0, 0.5, 0.0, 0.5]),
+    ([1.0, NAN, 2.0, 3.0], [NAN] * 4),
+    ([NAN, INF, -INF, 1.0], [NAN] * 4),
+    ([0.0, 0.0, 0.0, 0.0], [0.25, 0.25, 0.25, 0.25]),
+]
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_softmax_of_non_finite_rows_is_the_limit(backend, dtype):
+    # warnings are errors here: no inf - inf, 0/0 or overflow anywhere, not even in a dropped branch
+    x = backend.asarray([row for row, _ in NON_FINITE_ROWS], dtype)
+    expected = np.asarray([p for _, p in NON_FINITE_ROWS])
+    np.testing.assert_allclose(backend.to_numpy(softmax(x)), expected, rtol=1e-6, atol=0)
+    with np.errstate(divide="ignore"):
+        np.testing.assert_allclose(backend.to_numpy(log_softmax(x)), np.log(expected), rtol=1e-6, atol=0)
+    one_row = backend.asarray(NON_FINITE_ROWS[0][0], dtype)  # 1-D, the same rule
+    np.testing.assert_array_equal(backend.to_numpy(softmax(one_row)), NON_FINITE_ROWS[0][1])
+
+
+def test_sigmoid_of_non_finite_values(backend):
+    x = backend.asarray([INF, -INF, NAN, 0.0], "float64")
+    np.testing.assert_array_equal(backend.to_numpy(sigmoid(x)), [1.0, 0.0, NAN, 0.5])
+    s = backend.asarray([NAN, 1.0, 0.0], "float64")  # sigmoid_grad is s (1 - s), as written
+    np.testing.assert_array_equal(backend.to_numpy(sigmoid_grad(s)), [NAN, 0.0, 0.0])
+
+
+def test_limits_hold_under_jax_jit():
+    # no host read, no data-dependent shape: the same code compiles
+    jax = pytest.importorskip("jax")
+    b = get_backend("jax")
+    x = b.asarray([row for row, _ in NON_FINITE_ROWS], "float64")
+    for f in (softmax, log_softmax, sigmoid):
+        np.testing.assert_array_equal(b.to_numpy(jax.jit(f)(x)), b.to_numpy(f(x)))
