@@ -30,6 +30,7 @@ from ._common import Array
 
 __all__ = [
     "BACKEND_NAMES",
+    "COMPILED_BACKENDS",
     "Backend",
     "BackendUnavailable",
     "available_backends",
@@ -67,6 +68,10 @@ class Backend:
         Human-readable device: ``"cpu"`` or the GPU model name.
     is_accelerator : bool
         Whether the device is a GPU.
+    compiler : str or None
+        The library's compiler that :meth:`compile` applies (``"jax.jit"``,
+        ``"torch.compile"``), or ``None`` where the backend runs eagerly only (NumPy,
+        array-api-strict, Dask, CuPy).
     """
 
     name: str
@@ -79,6 +84,8 @@ class Backend:
     _to_numpy: Callable[[Any], np.ndarray] = field(repr=False)
     _synchronize: Callable[[], None] = field(repr=False, default=lambda: None)
     _wait: Callable[[Any], Any] | None = field(repr=False, default=None)
+    compiler: str | None = None
+    _compile: Callable[[Callable[..., Any]], Callable[..., Any]] | None = field(repr=False, default=None)
 
     @property
     def version(self) -> str:
@@ -118,6 +125,35 @@ class Backend:
         themselves with :meth:`wait`, as the benchmark does.
         """
         self._synchronize()
+
+    def compile(self, f: Callable[..., Any]) -> Callable[..., Any]:
+        """``f`` compiled by this backend's :attr:`compiler`: ``jax.jit(f)`` or ``torch.compile(f)``.
+
+        Both compile lazily: the first call of the result traces and compiles ``f`` (and
+        may fail there, e.g. without a C++ compiler for torch's inductor on the CPU).
+
+        Raises
+        ------
+        ValueError
+            If this backend has no compiler (``compiler is None``).
+
+        Examples
+        --------
+        >>> from mlp_xp.backends import get_backend
+        >>> get_backend("numpy").compiler is None
+        True
+        >>> try:
+        ...     get_backend("numpy").compile(abs)
+        ... except ValueError as exc:
+        ...     print(str(exc).split(";")[0])
+        Backend.compile: backend 'numpy' has no compiler
+        """
+        if self._compile is None:
+            raise ValueError(
+                f"Backend.compile: backend {self.name!r} has no compiler; it runs eagerly only "
+                f"(backends with one: {', '.join(COMPILED_BACKENDS)})"
+            )
+        return self._compile(f)
 
     def wait(self, result: Any) -> Any:
         """Wait until ``result`` (an array or a tuple of arrays) is computed, and return it.
@@ -172,9 +208,25 @@ def _torch(device: str) -> Callable[[], Backend]:
             _asarray=lambda a, dtype: torch.asarray(a, dtype=getattr(torch, dtype), device=dev, copy=True),
             _to_numpy=lambda x: x.detach().cpu().numpy(),
             _synchronize=sync,
+            compiler="torch.compile",
+            _compile=_torch_compile,
         )
 
     return load
+
+
+def _torch_compile(f: Callable[..., Any]) -> Callable[..., Any]:
+    """``torch.compile(f)``, after ``torch._dynamo.reset()``.
+
+    Dynamo keeps its compiled code per Python code object, and after
+    ``recompile_limit`` recompiles of one (new shapes, new dtypes: a benchmark's sweep)
+    it runs that code eagerly, without a word. Starting afresh at each compile keeps
+    every compiled function compiled, and its first call pays for its compilation.
+    """
+    import torch
+
+    torch._dynamo.reset()
+    return torch.compile(f)
 
 
 def _jax(platform: str) -> Callable[[], Backend]:
@@ -207,9 +259,36 @@ def _jax(platform: str) -> Callable[[], Backend]:
             _synchronize=jax.effects_barrier,
             # JAX has no device-wide wait that covers pure computations: block on the results.
             _wait=jax.block_until_ready,
+            compiler="jax.jit",
+            _compile=jax.jit,
         )
 
     return load
+
+
+def _probe_cupy(cupy: Any, dev: Any) -> None:
+    """Run a tiny elementwise kernel and a matmul on ``dev``, or say why CuPy cannot.
+
+    A CuPy without NVRTC (the runtime compiler), or without cuBLAS, imports and sees the
+    device, then fails every elementwise operation or product: probing at load time makes
+    the backend unavailable with the reason, rather than available and failing every call.
+    """
+    try:
+        with dev:
+            a = cupy.arange(4, dtype=cupy.float32).reshape(2, 2)
+            b = cupy.exp(a) * 2 + a  # an elementwise kernel, compiled by NVRTC on first use
+            c = a @ b  # a cuBLAS product
+            dev.synchronize()
+            total = float(c.sum())
+    except Exception as exc:  # CUDARuntimeError, NVRTCError, CUBLASError, a missing library: all say why
+        first_line = (str(exc).splitlines() or [""])[0]
+        raise BackendUnavailable(
+            "cupy", f"CuPy cannot run a tiny kernel and a matmul: {type(exc).__name__}: {first_line}"
+        ) from exc
+    host = np.arange(4.0).reshape(2, 2)
+    expected = float((host @ (np.exp(host) * 2 + host)).sum())
+    if not abs(total - expected) <= 1e-3 * abs(expected):
+        raise BackendUnavailable("cupy", f"CuPy's tiny kernel and matmul gave {total!r}, not {expected!r}")
 
 
 def _cupy() -> Backend:
@@ -225,6 +304,7 @@ def _cupy() -> Backend:
     dev = cupy.cuda.Device(0)
     props = cupy.cuda.runtime.getDeviceProperties(0)
     device_name = props["name"].decode() if isinstance(props["name"], bytes) else props["name"]
+    _probe_cupy(cupy, dev)
 
     def asarray(a: np.ndarray, dtype: str) -> Any:
         with dev:
@@ -343,6 +423,8 @@ _REGISTRY: dict[str, tuple[str, Callable[[], Backend]]] = {
 }
 
 BACKEND_NAMES: tuple[str, ...] = tuple(_REGISTRY)
+#: The backends whose library has a compiler (:meth:`Backend.compile`): ``torch.compile``, ``jax.jit``.
+COMPILED_BACKENDS: tuple[str, ...] = ("torch", "jax", "torch-cuda", "jax-gpu")
 
 
 @cache

@@ -16,6 +16,12 @@ its result is ready (``Backend.wait(result)``): a CUDA device synchronise for Cu
 torch-CUDA, ``block_until_ready`` for JAX, ``compute`` for Dask. So every backend is
 timed by the same code, and a GPU's asynchronous launch cannot make a call look free.
 
+Each backend is timed as its users run it: in ``"eager"`` mode, operation by operation,
+and in ``"compiled"`` mode where its library has a compiler (``jax.jit`` on JAX,
+``torch.compile`` on torch; see :attr:`mlp_xp.backends.Backend.compiler`). A compiled
+row's first call includes the tracing and compilation, and is reported apart from the
+steady median; NumPy, array-api-strict, Dask and CuPy run eagerly only.
+
 The work of one ``forward_backward_prop`` is counted as its matrix products,
 ``4*M*Dx*H + 6*M*H*Dy`` floating-point operations; the *floor* is those five products
 timed alone, the same way, on the same device.
@@ -41,7 +47,9 @@ import os
 import platform
 import sys
 import time
-from collections.abc import Callable, Iterable, Sequence
+import warnings
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,6 +65,7 @@ __all__ = [
     "DEFAULT_SHAPES",
     "MAX_RUNS",
     "MIN_RUNS",
+    "MODES",
     "SCHEMA",
     "SWEEP_BATCHES",
     "SWEEP_DIMENSIONS",
@@ -79,7 +88,9 @@ __all__ = [
 ]
 
 #: Identifies the layout of :func:`report`'s JSON; bump it when a field changes meaning.
-SCHEMA = "mlp_xp.bench/1"
+SCHEMA = "mlp_xp.bench/2"
+#: How a backend runs: op by op, or compiled by its library's compiler (JAX, torch only).
+MODES = ("eager", "compiled")
 #: At least this many timed calls, however long one call takes, so that an IQR exists.
 MIN_RUNS = 5
 #: At most this many timed calls, however short ``min_time`` makes them: far more than a
@@ -244,10 +255,32 @@ def _on_device(backend: Backend, arrays: Iterable[np.ndarray], dtype: str) -> li
     return moved
 
 
-def matmul_floor(backend: Backend, shape: Shape, dtype: str, seed: int) -> Callable[[], Any]:
+def _products(data: Any, W1: Any, W2: Any, h: Any, delta1: Any, delta3: Any) -> tuple[Any, ...]:
+    return (data @ W1, h @ W2, h.T @ delta1, delta1 @ W2.T, data.T @ delta3)
+
+
+def _check_mode(function: str, backend: Backend, mode: str) -> None:
+    if not (isinstance(mode, str) and mode in MODES):
+        raise ValueError(f"{function}: mode must be one of {', '.join(map(repr, MODES))}, got {mode!r}")
+    if mode == "compiled" and backend.compiler is None:
+        raise ValueError(f"{function}: backend {backend.name!r} has no compiler, so no compiled mode; "
+                         f"use mode='eager' (backends with a compiler: jax, torch and their GPU twins)")
+
+
+def matmul_floor(
+    backend: Backend, shape: Shape, dtype: str, seed: int, mode: str = "eager"
+) -> Callable[[], Any]:
     """The five matrix products of ``forward_backward_prop``, alone, on random operands.
 
-    Returns a function that computes them (the floor a forward and backward pass cannot beat).
+    Returns a function that computes them (the floor a forward and backward pass cannot beat);
+    with ``mode="compiled"``, the five products compiled as one function by the backend's
+    compiler, so that a compiled network is compared with compiled products.
+
+    Raises
+    ------
+    ValueError
+        If ``mode`` is not one of :data:`MODES`, or is ``"compiled"`` on a backend
+        without a compiler.
 
     Examples
     --------
@@ -256,19 +289,21 @@ def matmul_floor(backend: Backend, shape: Shape, dtype: str, seed: int) -> Calla
     >>> [p.shape for p in products()]  # data W1, h W2, h^T delta1, delta1 W2^T, data^T delta3
     [(8, 3), (8, 2), (3, 2), (8, 3), (4, 3)]
     """
+    _check_mode("matmul_floor", backend, mode)
     M, Dx, H, Dy = shape.M, shape.Dx, shape.H, shape.Dy
     rng = np.random.default_rng(seed)
-    data, W1, W2, h, delta1, delta3 = _on_device(
+    operands = _on_device(
         backend,
         (rng.standard_normal(s) for s in ((M, Dx), (Dx, H), (H, Dy), (M, H), (M, Dy), (M, H))),
         dtype,
     )
-    return lambda: (data @ W1, h @ W2, h.T @ delta1, delta1 @ W2.T, data.T @ delta3)
+    products = backend.compile(_products) if mode == "compiled" else _products
+    return lambda: products(*operands)
 
 
 @dataclass(frozen=True)
 class Row:
-    """One line of the report: one backend at one shape and dtype."""
+    """One line of the report: one backend in one mode at one shape and dtype."""
 
     backend: str
     device: str
@@ -279,6 +314,10 @@ class Row:
     floor: Timing | None = None
     speedup: float | None = None
     error: str | None = None
+    #: ``"eager"`` or ``"compiled"`` (:data:`MODES`); a compiled row's ``timing.first_s``
+    #: includes the compilation, by ``compiler`` (``"jax.jit"``, ``"torch.compile"``).
+    mode: str = "eager"
+    compiler: str | None = None
 
     @property
     def gflops(self) -> float | None:
@@ -291,34 +330,84 @@ class Row:
         return self.timing.median_s / self.floor.median_s
 
 
-def _network_call(backend: Backend, shape: Shape, dtype: str, seed: int) -> Callable[[], Any]:
+def _network_call(backend: Backend, shape: Shape, dtype: str, seed: int, mode: str) -> Callable[[], Any]:
     """``forward_backward_prop`` on :func:`mlp_xp.problems.random_problem`'s data, on the device.
 
     The data are drawn on the host from ``seed``, so every backend sees the same numbers,
     and their values are checked once (one-hot labels, finite entries) before the clock.
+    Compiled, the dimensions are a constant of the compiled function and the three arrays
+    its arguments, as a user would write ``jax.jit(lambda d, y, p: ...)``.
     """
     problem = random_problem(shape.M, shape.dimensions, seed)
     data, labels, params = _on_device(backend, problem, dtype)
     check_values(data, labels, params, shape.dimensions)
-    return lambda: forward_backward_prop(data, labels, params, shape.dimensions)
+    dims = shape.dimensions
+
+    def network(data: Any, labels: Any, params: Any) -> Any:
+        return forward_backward_prop(data, labels, params, dims)
+
+    compiled = backend.compile(network) if mode == "compiled" else network
+    return lambda: compiled(data, labels, params)
 
 
-def bench_shape(backend: Backend, shape: Shape, dtype: str, min_time: float, seed: int = 0) -> Row:
+#: Warnings that the compilers emit while tracing this library's (correct) code, on every
+#: first call: (category, message regex). Dynamo notes that it traces through the
+#: ``functools.cache`` of the namespace and layout look-ups (whose results depend on the
+#: array's type and the dimensions alone, both guarded), and inductor's import uses a
+#: deprecated part of TorchScript. Anything else the compilers warn about still shows.
+COMPILER_NOISE = (
+    (UserWarning, r"Dynamo detected a call to a `functools\.lru_cache`-wrapped function"),
+    (DeprecationWarning, r"`torch\.jit\.script_method` is deprecated"),
+)
+
+
+@contextmanager
+def _quiet_compilers(mode: str) -> Iterator[None]:
+    with warnings.catch_warnings():
+        if mode == "compiled":
+            for category, message in COMPILER_NOISE:
+                warnings.filterwarnings("ignore", message=message, category=category)
+        yield
+
+
+def _error_text(exc: BaseException) -> str:
+    """``TypeName: message`` on one line: the first line, and the next one too when the first
+    only introduces it (torch's ``backend='inductor' raised:``, then the reason)."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()] or [""]
+    text = lines[0]
+    if text.endswith(":") and len(lines) > 1:
+        text = f"{text} {lines[1]}"
+    return f"{type(exc).__name__}: {text}"
+
+
+def bench_shape(
+    backend: Backend, shape: Shape, dtype: str, min_time: float, seed: int = 0, mode: str = "eager"
+) -> Row:
     """Time ``forward_backward_prop`` and its matrix-product floor on one backend and shape.
 
-    An exception while timing (out of memory, a library bug) is recorded in ``Row.error``
-    rather than raised, so one failing backend does not hide the others; a ``min_time``
-    that is not a finite number > 0 is the caller's mistake, a ``ValueError``.
+    With ``mode="compiled"`` both are compiled by the backend's compiler (``jax.jit``,
+    ``torch.compile``) and the first call, reported as ``Row.timing.first_s``, includes
+    the tracing and compilation. An exception while timing (out of memory, a library bug,
+    a compiler that fails, e.g. torch's inductor without a C++ compiler) is recorded in
+    ``Row.error`` rather than raised, so one failing backend does not hide the others.
+
+    Raises
+    ------
+    ValueError
+        The caller's mistakes: a ``min_time`` that is not a finite number > 0, a ``mode``
+        not in :data:`MODES`, or ``"compiled"`` on a backend without a compiler.
     """
     _check_min_time("bench_shape", min_time)
-    row = Row(backend.name, backend.device_name, backend.version, dtype, shape)
+    _check_mode("bench_shape", backend, mode)
+    row = Row(backend.name, backend.device_name, backend.version, dtype, shape, mode=mode,
+              compiler=backend.compiler if mode == "compiled" else None)
     try:
-        # one set of operands on the device at a time: the first call's are freed on return
-        timing = time_calls(backend, _network_call(backend, shape, dtype, seed), min_time)
-        floor = time_calls(backend, matmul_floor(backend, shape, dtype, seed), min_time)
+        with _quiet_compilers(mode):
+            # one set of operands on the device at a time: the first call's are freed on return
+            timing = time_calls(backend, _network_call(backend, shape, dtype, seed, mode), min_time)
+            floor = time_calls(backend, matmul_floor(backend, shape, dtype, seed, mode), min_time)
     except Exception as exc:  # reported per row; the run goes on
-        first_line = (str(exc).splitlines() or [""])[0]
-        return dataclasses.replace(row, error=f"{type(exc).__name__}: {first_line}")
+        return dataclasses.replace(row, error=_error_text(exc))
     return dataclasses.replace(row, timing=timing, floor=floor)
 
 
@@ -385,14 +474,19 @@ def available_memory() -> int | None:
 
 
 def _baseline_medians(rows: Sequence[Row], baseline: str) -> dict[tuple[Shape, str], float]:
-    """(shape, dtype) -> the baseline backend's median, from ``rows`` themselves."""
-    return {(r.shape, r.dtype): r.timing.median_s for r in rows if r.backend == baseline and r.timing}
+    """(shape, dtype) -> the baseline backend's eager median, from ``rows`` themselves."""
+    return {
+        (r.shape, r.dtype): r.timing.median_s
+        for r in rows
+        if r.backend == baseline and r.mode == "eager" and r.timing
+    }
 
 
 def with_speedups(rows: Sequence[Row], baseline: str = "numpy") -> list[Row]:
     """``rows`` with ``speedup`` = baseline's median / the row's median, same shape and dtype.
 
-    Both medians come from ``rows`` themselves, i.e. from the same run; rows without a
+    The baseline is the backend ``baseline`` in eager mode, for rows of both modes. Both
+    medians come from ``rows`` themselves, i.e. from the same run; rows without a
     baseline row (or with an error) get ``None``.
     """
     base = _baseline_medians(rows, baseline)
@@ -404,36 +498,41 @@ def with_speedups(rows: Sequence[Row], baseline: str = "numpy") -> list[Row]:
     ]
 
 
-def crossover(rows: Sequence[Row], baseline: str = "numpy") -> dict[str, int | None]:
-    """For each backend but the baseline, the smallest M from which on it beats the baseline.
+def crossover(rows: Sequence[Row], baseline: str = "numpy") -> dict[tuple[str, str], int | None]:
+    """For each (backend, mode) but the eager baseline, the smallest M from which on it beats it.
 
-    "From which on": faster than the baseline at that M and at every larger M measured,
-    so one lucky point in the noise does not count. ``None`` when it is not faster at the
-    largest M (or has no comparable row). Rows are compared at equal ``(Dx, H, Dy)`` and
-    dtype, as in a ``--sweep``.
+    "From which on": faster than the baseline (``baseline`` in eager mode) at that M and at
+    every larger M measured, so one lucky point in the noise does not count. ``None`` when
+    it is not faster at the largest M (or has no comparable row). Rows are compared at
+    equal ``(Dx, H, Dy)`` and dtype, as in a ``--sweep``.
 
     Examples
     --------
     >>> t = lambda s: Timing(s, (s,) * MIN_RUNS)
-    >>> rows = [Row(b, "cpu", "", "float64", Shape(M, 8, 8, 8), timing=t(s))
-    ...         for b, M, s in [("numpy", 1, 1.0), ("numpy", 2, 2.0), ("numpy", 4, 4.0),
-    ...                         ("gpu", 1, 3.0), ("gpu", 2, 1.5), ("gpu", 4, 1.0)]]
+    >>> rows = [Row(b, "cpu", "", "float64", Shape(M, 8, 8, 8), timing=t(s), mode=mode)
+    ...         for b, mode, M, s in [("numpy", "eager", 1, 1.0), ("numpy", "eager", 2, 2.0),
+    ...                               ("numpy", "eager", 4, 4.0), ("gpu", "eager", 1, 3.0),
+    ...                               ("gpu", "eager", 2, 1.5), ("gpu", "eager", 4, 1.0),
+    ...                               ("gpu", "compiled", 1, 0.5), ("gpu", "compiled", 4, 0.5)]]
     >>> crossover(rows)
-    {'gpu': 2}
+    {('gpu', 'eager'): 2, ('gpu', 'compiled'): 1}
     """
     base = _baseline_medians(rows, baseline)
-    result: dict[str, int | None] = {}
-    for name in dict.fromkeys(r.backend for r in rows if r.backend != baseline):
+    result: dict[tuple[str, str], int | None] = {}
+    for name, mode in dict.fromkeys((r.backend, r.mode) for r in rows):
+        if (name, mode) == (baseline, "eager"):
+            continue
         mine = sorted(
-            (r for r in rows if r.backend == name and r.timing and (r.shape, r.dtype) in base),
+            (r for r in rows
+             if (r.backend, r.mode) == (name, mode) and r.timing and (r.shape, r.dtype) in base),
             key=lambda r: r.shape.M,
         )
-        result[name] = None
+        result[name, mode] = None
         for r in reversed(mine):
             assert r.timing is not None  # only timed rows were kept
             if r.timing.median_s >= base[r.shape, r.dtype]:
                 break
-            result[name] = r.shape.M
+            result[name, mode] = r.shape.M
     return result
 
 
@@ -448,15 +547,45 @@ def _cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+#: torch's TF32 switches, read as ``torch.<name>``: the legacy flags, and (torch >= 2.9) the
+#: ``fp32_precision`` settings that replace them. Absent ones are left out.
+TORCH_TF32_SWITCHES = (
+    "backends.cuda.matmul.allow_tf32",
+    "backends.cudnn.allow_tf32",
+    "backends.cuda.matmul.fp32_precision",
+    "backends.cudnn.fp32_precision",
+)
+
+
+def _torch_tf32(torch: Any) -> dict[str, Any]:
+    """torch's TF32 switches, read without a warning escaping.
+
+    Some torch releases warn when a legacy ``allow_tf32`` flag is read (it is being replaced
+    by ``fp32_precision``); recording every warning while reading keeps that out of the
+    caller's warnings (errors in this project's tests) without hiding anything else.
+    """
+    settings: dict[str, Any] = {}
+    with warnings.catch_warnings(record=True):
+        warnings.simplefilter("always")
+        for name in TORCH_TF32_SWITCHES:
+            value: Any = torch
+            try:
+                for part in name.split("."):
+                    value = getattr(value, part)
+            except (AttributeError, RuntimeError):
+                continue
+            settings[f"torch.{name}"] = value if isinstance(value, (bool, str)) else str(value)
+        settings["torch.float32_matmul_precision"] = torch.get_float32_matmul_precision()
+    return settings
+
+
 def _tf32_settings() -> dict[str, Any]:
     """TF32 switches of the GPU libraries already loaded (TF32 rounds float32 matmuls to 10 bits)."""
     settings: dict[str, Any] = {"CUPY_TF32": os.environ.get("CUPY_TF32", "0")}
     if "torch" in sys.modules:
         import torch
 
-        settings["torch.backends.cuda.matmul.allow_tf32"] = torch.backends.cuda.matmul.allow_tf32
-        settings["torch.backends.cudnn.allow_tf32"] = torch.backends.cudnn.allow_tf32
-        settings["torch.float32_matmul_precision"] = torch.get_float32_matmul_precision()
+        settings.update(_torch_tf32(torch))
     if "jax" in sys.modules:
         import jax
 
@@ -541,16 +670,27 @@ def _timing_json(t: Timing | None) -> dict[str, Any] | None:
 
 
 def report(
-    rows: Sequence[Row], env: dict[str, Any], min_time: float, sweep: dict[str, int | None] | None = None
+    rows: Sequence[Row],
+    env: dict[str, Any],
+    min_time: float,
+    sweep: dict[tuple[str, str], int | None] | None = None,
+    modes: Sequence[str] = ("eager",),
 ) -> dict[str, Any]:
-    """The JSON document of a run (schema :data:`SCHEMA`, documented in ``docs/bench-json.md``)."""
+    """The JSON document of a run (schema :data:`SCHEMA`, documented in ``docs/bench-json.md``).
+
+    ``sweep`` is :func:`crossover`'s result, written as a list of
+    ``{"backend", "mode", "M"}`` objects; ``modes`` are the modes asked for.
+    """
     return {
         "schema": SCHEMA,
         "environment": env,
-        "settings": {"min_time_s": min_time, "min_runs": MIN_RUNS, "max_warmup": MAX_WARMUP},
+        "settings": {"min_time_s": min_time, "min_runs": MIN_RUNS, "max_warmup": MAX_WARMUP,
+                     "modes": list(modes)},
         "rows": [
             {
                 "backend": r.backend,
+                "mode": r.mode,
+                "compiler": r.compiler,
                 "device": r.device,
                 "version": r.version,
                 "dtype": r.dtype,
@@ -569,36 +709,46 @@ def report(
             }
             for r in rows
         ],
-        "crossover": sweep,
+        "crossover": None if sweep is None else [
+            {"backend": name, "mode": mode, "M": M} for (name, mode), M in sweep.items()
+        ],
     }
 
 
-def plot_sweep(rows: Sequence[Row], crossovers: dict[str, int | None], path: str) -> None:
-    """Time per call and GFLOP/s against M, one line per backend, log-log; crossovers marked.
+def plot_sweep(rows: Sequence[Row], crossovers: dict[tuple[str, str], int | None], path: str) -> None:
+    """Time per call and GFLOP/s against M, one line per backend and mode, log-log; crossovers marked.
 
-    Needs matplotlib (the ``plot`` extra); the figure is drawn without pyplot, so no
-    display is needed.
+    A backend's compiled line has its eager line's colour, dashed; each crossover
+    (:func:`crossover`) is a dotted vertical line of the same colour. Needs matplotlib
+    (the ``plot`` extra); the figure is drawn without pyplot, so no display is needed.
     """
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(11, 4.5), layout="constrained")
     ax_time, ax_rate = fig.subplots(1, 2)
-    for name in dict.fromkeys(r.backend for r in rows):
-        mine = sorted((r for r in rows if r.backend == name and r.timing), key=lambda r: r.shape.M)
+    colours: dict[str, Any] = {}
+    for name, mode in dict.fromkeys((r.backend, r.mode) for r in rows):
+        mine = sorted((r for r in rows if (r.backend, r.mode) == (name, mode) and r.timing),
+                      key=lambda r: r.shape.M)
         if not mine:
             continue
         M = [r.shape.M for r in mine]
         medians = [r.timing.median_s for r in mine if r.timing is not None]
-        (line,) = ax_time.plot(M, medians, marker="o", ms=3, label=name)
-        ax_rate.plot(M, [r.gflops for r in mine], marker="o", ms=3, color=line.get_color(), label=name)
-        if crossovers.get(name) is not None:
+        label = name if mode == "eager" else f"{name} {mode}"
+        style = {"marker": "o", "ms": 3, "ls": "-" if mode == "eager" else "--", "label": label}
+        if name in colours:
+            style["color"] = colours[name]
+        (line,) = ax_time.plot(M, medians, **style)
+        colours[name] = line.get_color()
+        ax_rate.plot(M, [r.gflops for r in mine], **{**style, "color": colours[name]})
+        if crossovers.get((name, mode)) is not None:
             for ax in (ax_time, ax_rate):
-                ax.axvline(crossovers[name], color=line.get_color(), ls="--", lw=1)
+                ax.axvline(crossovers[name, mode], color=colours[name], ls=":", lw=1)
     dims, dtypes = {r.shape.dimensions for r in rows}, {r.dtype for r in rows}
     title = f"(Dx, H, Dy) = {dims.pop()}" if len(dims) == 1 else "forward_backward_prop"
     title += f", {dtypes.pop()}" if len(dtypes) == 1 else ""
     for ax, ylabel in ((ax_time, "median time per call (s)"), (ax_rate, "GFLOP/s")):
         ax.set(xscale="log", yscale="log", xlabel="batch size M", ylabel=ylabel, title=title)
         ax.grid(True, which="both", alpha=0.3)
-    ax_time.legend(title="dashed: crossover vs numpy", fontsize="small")
+    ax_time.legend(title="dotted: crossover vs numpy eager", fontsize="small")
     fig.savefig(path, dpi=110)

@@ -22,6 +22,7 @@ import click
 from . import bench
 from .backends import (
     BACKEND_NAMES,
+    COMPILED_BACKENDS,
     Backend,
     BackendUnavailable,
     available_backends,
@@ -29,7 +30,7 @@ from .backends import (
     get_backend,
     known_backends,
 )
-from .bench import DEFAULT_SHAPES, SWEEP_BATCHES, SWEEP_DIMENSIONS, Row, Shape, format_seconds
+from .bench import DEFAULT_SHAPES, MODES, SWEEP_BATCHES, SWEEP_DIMENSIONS, Row, Shape, format_seconds
 from .sanity import sanity_check
 
 __all__ = ["OneLineCommand", "OneLineErrors", "OneLineGroup", "main", "main_job"]
@@ -43,6 +44,8 @@ DEFAULT_MIN_TIME = 0.2
 #: takes about 3.5 hours already, and a minute of calls is far more than a median needs.
 MAX_MIN_TIME = 60.0
 DTYPES = ("float64", "float32")
+#: ``--mode`` values: each of :data:`mlp_xp.bench.MODES`, or both.
+MODE_CHOICES = (*MODES, "both")
 
 
 class OneLineErrors:
@@ -127,6 +130,21 @@ backend_option = click.option(
 )
 dtype_option = click.option("--dtype", type=click.Choice(DTYPES), default="float64", show_default=True,
                             help="Floating dtype of every array.")
+
+
+def _modes(choice: str) -> tuple[str, ...]:
+    return MODES if choice == "both" else (choice,)
+
+
+def _check_modes(backends: Sequence[Backend], modes: Sequence[str]) -> None:
+    """Fail before any work if ``--mode compiled`` would compile nothing."""
+    if "eager" not in modes and not any(b.compiler for b in backends):
+        chosen = ", ".join(b.name for b in backends)
+        raise click.BadParameter(
+            f"none of the chosen backends ({chosen}) has a compiler, so nothing would be compiled; "
+            f"choose one that has ({', '.join(COMPILED_BACKENDS)}) or --mode eager",
+            param_hint=["--mode"],
+        )
 
 
 def _check_writable(path: str, option: str) -> None:
@@ -235,18 +253,19 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], left: int) -> 
 
 
 def _timing_table(rows: Sequence[Row], sanity: dict[str, bool] | None = None) -> str:
-    headers = ["backend", "device", *(["sanity"] if sanity else []), "shape M x Dx x H x Dy",
+    headers = ["backend", "mode", "device", *(["sanity"] if sanity else []), "shape M x Dx x H x Dy",
                "first call", "median", "IQR", "runs", "GFLOP/s", "time/floor", "vs numpy"]
     lines = []
     for r in rows:
         verdict = (["passed" if sanity.get(r.backend) else "FAILED"] if sanity else [])
         if r.error:
-            lines.append([r.backend, r.device, *verdict, str(r.shape), f"error: {r.error}", *[""] * 6])
+            error = [f"error: {r.error}", *[""] * 6]
+            lines.append([r.backend, r.mode, r.device, *verdict, str(r.shape), *error])
             continue
         t = r.timing
         assert t is not None  # a row without an error was timed
         lines.append([
-            r.backend, r.device, *verdict, str(r.shape),
+            r.backend, r.mode, r.device, *verdict, str(r.shape),
             *map(format_seconds, (t.first_s, t.median_s, t.iqr_s)), str(t.n),
             _fmt(r.gflops, ".3g"), _fmt(r.time_over_floor, ".3g"),
             "-" if r.speedup is None else f"{r.speedup:.3g}x",
@@ -256,20 +275,44 @@ def _timing_table(rows: Sequence[Row], sanity: dict[str, bool] | None = None) ->
 
 TABLE_LEGEND = (
     "median and IQR (interquartile range) of the timed calls after the first call and warm-up;\n"
+    "mode compiled: jax.jit or torch.compile, its first call includes the compilation;\n"
     "GFLOP/s counts the five matrix products (4*M*Dx*H + 6*M*H*Dy); time/floor = median over the\n"
-    "median of those five products alone; vs numpy = numpy's median / this median (same run)."
+    "median of those five products alone, in the same mode; vs numpy = numpy's eager median / this\n"
+    "median (same run)."
 )
 
 
+def _bench_jobs(
+    backends: Sequence[Backend], shapes: Sequence[Shape], modes: Sequence[str]
+) -> list[tuple[Shape, Backend, str]]:
+    """(shape, backend, mode) to time: the compiled mode only where a backend has a compiler,
+    and NumPy eager (the baseline of every speedup) always."""
+    return [
+        (shape, b, mode)
+        for shape in shapes  # all backends at one shape, close in time
+        for b in backends
+        for mode in MODES
+        if (mode in modes or (b.name, mode) == ("numpy", "eager")) and (mode == "eager" or b.compiler)
+    ]
+
+
 def _bench_rows(
-    backends: Sequence[Backend], shapes: Sequence[Shape], dtype: str, min_time: float
+    backends: Sequence[Backend], shapes: Sequence[Shape], dtype: str, min_time: float,
+    modes: Sequence[str] = ("eager",),
 ) -> list[Row]:
-    """Every backend at every shape, with a progress bar on stderr, and speedups against NumPy."""
-    jobs = [(shape, b) for shape in shapes for b in backends]  # all backends at one shape, close in time
+    """Every backend at every shape in each mode, a progress bar on stderr, speedups against NumPy."""
+    jobs = _bench_jobs(backends, shapes, modes)
     with click.progressbar(jobs, label="timing", file=sys.stderr,
-                           item_show_func=lambda job: job and f"{job[1].name} {job[0]}") as bar:
-        rows = [bench.bench_shape(b, shape, dtype, min_time) for shape, b in bar]
+                           item_show_func=lambda job: job and f"{job[1].name} {job[2]} {job[0]}") as bar:
+        rows = [bench.bench_shape(b, shape, dtype, min_time, 0, mode) for shape, b, mode in bar]
     return bench.with_speedups(rows)
+
+
+def _eager_only_note(backends: Sequence[Backend], modes: Sequence[str]) -> str | None:
+    eager_only = [b.name for b in backends if b.compiler is None]
+    if "compiled" not in modes or not eager_only:
+        return None
+    return f"Eager only (no compiler): {', '.join(eager_only)}."
 
 
 def _no_gpu_note() -> str | None:
@@ -282,6 +325,8 @@ def _no_gpu_note() -> str | None:
 
 def main_job() -> int:
     """The seed's sanity check and the timing at the default shapes, on every available backend.
+
+    Each backend is timed eagerly, and compiled where it has a compiler (both modes).
 
     Prints one table; returns the exit status: 0 when every sanity check passes, 1 otherwise.
     A bad ``$MLP_XP_DASK_CHUNK_ROWS`` (when Dask is here) is a ``click.ClickException``
@@ -298,11 +343,12 @@ def main_job() -> int:
         sanity[b.name], output = _run_sanity(b, "float64", 0)
         if not sanity[b.name]:
             failures.append(f"{b.name}: " + " | ".join(output.strip().splitlines()[1:]))
-    rows = _bench_rows(backends, DEFAULT_SHAPES, "float64", DEFAULT_MIN_TIME)
+    rows = _bench_rows(backends, DEFAULT_SHAPES, "float64", DEFAULT_MIN_TIME, MODES)
     click.echo(_timing_table(rows, sanity))
     click.echo("\n" + TABLE_LEGEND)
-    if note := _no_gpu_note():
-        click.echo(note)
+    for note in (_eager_only_note(backends, MODES), _no_gpu_note()):
+        if note:
+            click.echo(note)
     for line in failures:
         click.echo(f"Sanity check FAILED on {line}")
     passed = sum(sanity.values())
@@ -317,8 +363,9 @@ def main(ctx: click.Context) -> None:
     """Check the two-layer network's gradients and time it on every backend of this machine.
 
     Without a command, runs the main job: the seed's sanity check (gradient check) and the
-    timing of forward_backward_prop at the default shapes, on every available backend, in
-    one table. Exit status 0 when every sanity check passes, 1 otherwise.
+    timing of forward_backward_prop at the default shapes, on every available backend,
+    eager and compiled (jax.jit, torch.compile), in one table. Exit status 0 when every
+    sanity check passes, 1 otherwise.
     """
     if ctx.invoked_subcommand is None:
         ctx.exit(main_job())
@@ -379,17 +426,20 @@ def sanity(ctx: click.Context, backends: tuple[Backend, ...], dtype: str, seed: 
               "and report where each backend starts beating NumPy.")
 @click.option("--max-batch", type=click.IntRange(min=1), default=SWEEP_BATCHES[-1], show_default=True,
               help="Largest M of --sweep.")
+@click.option("--mode", "mode_choice", type=click.Choice(MODE_CHOICES), default="both", show_default=True,
+              help="eager: op by op; compiled: jax.jit on JAX, torch.compile on torch (the first call "
+              "includes the compilation; other backends are eager only); both.")
 @click.pass_context
 def bench_command(ctx: click.Context, backends: tuple[Backend, ...], shapes: tuple[Shape, ...], dtype: str,
                   min_time: float, json_path: str | None, plot_path: str | None, sweep: bool,
-                  max_batch: int) -> None:
+                  max_batch: int, mode_choice: str) -> None:
     """Time forward_backward_prop, and its five matrix products alone, on each backend.
 
-    NumPy, the baseline of every speedup, is always timed. Exit status 1 if a
+    NumPy eager, the baseline of every speedup, is always timed. Exit status 1 if a
     measurement failed (its error is in the table), else 0.
     """
-    plan = _bench_plan(backends, shapes, dtype, json_path, plot_path, sweep, max_batch)
-    rows = _bench_rows(plan.backends, plan.shapes, dtype, min_time)
+    plan = _bench_plan(backends, shapes, dtype, json_path, plot_path, sweep, max_batch, _modes(mode_choice))
+    rows = _bench_rows(plan.backends, plan.shapes, dtype, min_time, plan.modes)
     ctx.exit(_bench_report(plan, rows, dtype, min_time))
 
 
@@ -402,10 +452,12 @@ class _BenchPlan:
     sweep: bool
     json_path: str | None
     plot_path: str | None
+    modes: tuple[str, ...] = ("eager",)
 
 
 def _bench_plan(backends: tuple[Backend, ...], shapes: tuple[Shape, ...], dtype: str, json_path: str | None,
-                plot_path: str | None, sweep: bool, max_batch: int) -> _BenchPlan:
+                plot_path: str | None, sweep: bool, max_batch: int,
+                modes: tuple[str, ...] = ("eager",)) -> _BenchPlan:
     """Parse: the options checked together (a usage error before any work), and the runs they ask for."""
     if plot_path and not sweep:
         raise click.UsageError("--plot draws time against the batch size M, so it needs --sweep")
@@ -419,6 +471,7 @@ def _bench_plan(backends: tuple[Backend, ...], shapes: tuple[Shape, ...], dtype:
     if "numpy" not in {b.name for b in backends}:
         backends = (get_backend("numpy"), *backends)
     backends = tuple({b.name: b for b in backends}.values())  # each once, in the order given
+    _check_modes(backends, modes)
     _check_float64(backends, dtype)
     _check_dask_chunk_rows(backends)
     if sweep:
@@ -426,7 +479,7 @@ def _bench_plan(backends: tuple[Backend, ...], shapes: tuple[Shape, ...], dtype:
         shapes = tuple(Shape(M, *dims) for M in SWEEP_BATCHES if max_batch >= M)
     shapes = shapes or DEFAULT_SHAPES
     _check_memory(shapes, dtype, sweep)
-    return _BenchPlan(backends, shapes, sweep, json_path, plot_path)
+    return _BenchPlan(backends, shapes, sweep, json_path, plot_path, modes)
 
 
 def _bench_report(plan: _BenchPlan, rows: list[Row], dtype: str, min_time: float) -> int:
@@ -435,16 +488,18 @@ def _bench_report(plan: _BenchPlan, rows: list[Row], dtype: str, min_time: float
     click.echo(bench.describe_environment(env))
     click.echo(_timing_table(rows))
     click.echo("\n" + TABLE_LEGEND)
+    if note := _eager_only_note(plan.backends, plan.modes):
+        click.echo(note)
     crossovers = None
     if plan.sweep:
         crossovers = bench.crossover(rows)
-        for name, M in crossovers.items():
+        for (name, mode), M in crossovers.items():
             kind = "GPU" if get_backend(name).is_accelerator else "CPU"
             verdict = f"faster from M = {M} on" if M is not None else "not faster at the largest M"
-            click.echo(f"crossover: {name} ({kind}) against numpy: {verdict}")
+            click.echo(f"crossover: {name} {mode} ({kind}) against numpy eager: {verdict}")
     if plan.json_path:
         with open(plan.json_path, "w") as f:
-            json.dump(bench.report(rows, env, min_time, crossovers), f, indent=2)
+            json.dump(bench.report(rows, env, min_time, crossovers, plan.modes), f, indent=2)
     if plan.plot_path:
         bench.plot_sweep(rows, crossovers or {}, plan.plot_path)
     return 1 if any(r.error for r in rows) else 0

@@ -1,7 +1,9 @@
+import re
+
 import numpy as np
 import pytest
 
-from mlp_xp.backends import BACKEND_NAMES, BackendUnavailable, get_backend, known_backends
+from mlp_xp.backends import BACKEND_NAMES, COMPILED_BACKENDS, BackendUnavailable, get_backend, known_backends
 
 
 def test_registry_names():
@@ -74,3 +76,62 @@ def test_a_backend_that_fails_to_start_is_reported_unavailable(monkeypatch):
     finally:
         monkeypatch.undo()
         backends._load.cache_clear()
+
+
+class _Device:
+    """A stand-in for ``cupy.cuda.Device``: a context manager that synchronises."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def synchronize(self):
+        pass
+
+
+def test_the_cupy_probe_passes_where_a_kernel_and_a_matmul_work():
+    from mlp_xp import backends
+
+    backends._probe_cupy(np, _Device())  # NumPy has CuPy's interface: the probe's arithmetic holds
+
+
+@pytest.mark.parametrize(("broken", "reason"), [
+    ("exp", "CuPy cannot run a tiny kernel and a matmul: RuntimeError: nvrtc: error: failed to open "
+            "libnvrtc-builtins.so"),
+    ("matmul", "CuPy's tiny kernel and matmul gave"),
+])
+def test_a_cupy_without_nvrtc_or_a_working_matmul_is_unavailable_with_the_reason(broken, reason):
+    # CuPy without NVRTC imports and sees the device, then fails every elementwise kernel
+    from mlp_xp import backends
+
+    class Cupy:
+        float32, arange = np.float32, staticmethod(np.arange)
+
+        @staticmethod
+        def exp(a):
+            if broken == "exp":
+                raise RuntimeError("nvrtc: error: failed to open libnvrtc-builtins.so\nmore")
+            return np.exp(a)
+
+    class Wrong(np.ndarray):
+        def __matmul__(self, other):
+            return np.zeros((2, 2))
+
+    if broken == "matmul":
+        Cupy.arange = staticmethod(lambda *a, **k: np.arange(*a, **k).view(Wrong))
+    with pytest.raises(BackendUnavailable, match=re.escape(reason)) as info:
+        backends._probe_cupy(Cupy, _Device())
+    assert info.value.name == "cupy"
+
+
+def test_compile_exists_only_where_the_library_has_a_compiler(backend):
+    if backend.name in COMPILED_BACKENDS:
+        assert backend.compiler == ("jax.jit" if backend.library == "jax" else "torch.compile")
+        return
+    assert backend.compiler is None
+    with pytest.raises(ValueError, match=rf"^Backend.compile: backend '{backend.name}' has no compiler; it "
+                                         r"runs eagerly only \(backends with one: torch, jax, torch-cuda, "
+                                         r"jax-gpu\)$"):
+        backend.compile(abs)

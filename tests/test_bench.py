@@ -1,14 +1,16 @@
 """The benchmark's method: what is inside the clock, statistics, FLOPs, ratios, report."""
 
+import dataclasses
 import io
 import json
 import math
+import warnings
 
 import numpy as np
 import pytest
 
 from mlp_xp import bench
-from mlp_xp.backends import get_backend
+from mlp_xp.backends import COMPILED_BACKENDS, get_backend
 from mlp_xp.bench import MIN_RUNS, SCHEMA, Row, Shape, Timing
 
 
@@ -204,14 +206,24 @@ def test_speedups_are_ratios_of_medians_at_the_same_shape():
     assert rows[1].speedup is None  # inputs untouched
 
 
+def test_speedups_of_both_modes_are_against_numpy_eager():
+    compiled = [dataclasses.replace(_row(b, 1, s), mode="compiled")
+                for b, s in (("numpy", 0.1), ("jax", 0.25))]
+    out = bench.with_speedups([*compiled, _row("numpy", 1, 2.0), _row("jax", 1, 1.0)])
+    assert [r.speedup for r in out] == [20.0, 8.0, 1.0, 2.0]
+
+
 def test_crossover_is_where_it_stays_faster():
     numpy = [_row("numpy", M, float(M)) for M in (1, 2, 4, 8, 16)]
     lucky = [_row("lucky", M, s) for M, s in zip((1, 2, 4, 8, 16), (0.5, 3.0, 5.0, 7.0, 15.0), strict=True)]
     never = [_row("never", M, 2.0 * M) for M in (1, 2, 4, 8, 16)]
     always = [_row("always", M, 0.1) for M in (1, 2, 4, 8, 16)]
     missing = [_row("missing", 32, 0.1)]  # no numpy row at M = 32
-    result = bench.crossover(numpy + lucky + never + always + missing)
-    assert result == {"lucky": 8, "never": None, "always": 1, "missing": None}
+    compiled = [dataclasses.replace(r, mode="compiled") for r in always]  # its own key, same baseline
+    numpy_compiled = [dataclasses.replace(_row("numpy", M, 0.01), mode="compiled") for M in (1, 2, 4, 8, 16)]
+    result = bench.crossover(numpy + lucky + never + always + missing + compiled + numpy_compiled)
+    assert result == {("lucky", "eager"): 8, ("never", "eager"): None, ("always", "eager"): 1,
+                      ("missing", "eager"): None, ("always", "compiled"): 1, ("numpy", "compiled"): 1}
 
 
 def test_environment_records_the_variables_that_change_timings(monkeypatch):
@@ -226,11 +238,18 @@ def test_environment_records_the_variables_that_change_timings(monkeypatch):
 def test_report_is_json_with_every_row_and_the_environment():
     rows = bench.with_speedups([_row("numpy", 4, 1e-3), _row("torch", 4, 5e-4)])
     rows[1] = Row(**{**rows[1].__dict__, "floor": Timing(1e-3, (2.5e-4,) * MIN_RUNS)})
-    rows.append(Row("jax", "cpu", "1", "float64", Shape(4, 8, 8, 8), error="MemoryError: boom"))
+    rows.append(Row("jax", "cpu", "1", "float64", Shape(4, 8, 8, 8), error="MemoryError: boom",
+                    mode="compiled", compiler="jax.jit"))
     env = bench.environment([get_backend("numpy")], "float64")
-    doc = json.loads(json.dumps(bench.report(rows, env, 0.5, {"torch": 4})))
-    assert doc["schema"] == SCHEMA and doc["crossover"] == {"torch": 4}
-    assert doc["settings"] == {"min_time_s": 0.5, "min_runs": MIN_RUNS, "max_warmup": bench.MAX_WARMUP}
+    sweep = {("torch", "eager"): 4, ("jax", "compiled"): None}
+    doc = json.loads(json.dumps(bench.report(rows, env, 0.5, sweep, ("eager", "compiled"))))
+    assert doc["schema"] == SCHEMA == "mlp_xp.bench/2"
+    assert doc["crossover"] == [{"backend": "torch", "mode": "eager", "M": 4},
+                                {"backend": "jax", "mode": "compiled", "M": None}]
+    assert doc["settings"] == {"min_time_s": 0.5, "min_runs": MIN_RUNS, "max_warmup": bench.MAX_WARMUP,
+                               "modes": ["eager", "compiled"]}
+    assert [(r["mode"], r["compiler"]) for r in doc["rows"]] == [
+        ("eager", None), ("eager", None), ("compiled", "jax.jit")]
     keys = ("mlp_xp", "python", "cpu", "threadpools", "backends", "dtype", "tf32", "variables", "timestamp")
     for key in keys:
         assert key in doc["environment"]
@@ -242,9 +261,130 @@ def test_report_is_json_with_every_row_and_the_environment():
     assert doc["rows"][2]["fbp"] is None and doc["rows"][2]["error"] == "MemoryError: boom"
 
 
-def test_plot_sweep_writes_an_image(tmp_path):
+def test_plot_sweep_writes_an_image_with_a_line_per_backend_and_mode(tmp_path, monkeypatch):
     pytest.importorskip("matplotlib")  # the 'plot' extra; the 'test' extra installs it
+    from matplotlib.figure import Figure
+
     rows = [_row(b, M, s * M) for b, s in (("numpy", 1.0), ("torch", 0.5)) for M in (1, 2, 4)]
+    rows += [dataclasses.replace(_row("torch", M, 0.1 * M), mode="compiled") for M in (1, 2, 4)]
+    figures = []
+    real_savefig = Figure.savefig
+    monkeypatch.setattr(Figure, "savefig",
+                        lambda fig, *a, **k: figures.append(fig) or real_savefig(fig, *a, **k))
     path = tmp_path / "sweep.png"
-    bench.plot_sweep(rows, {"torch": 1}, str(path))
+    bench.plot_sweep(rows, {("torch", "eager"): 1, ("torch", "compiled"): 2}, str(path))
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    ax_time, ax_rate = figures[0].axes
+    lines = {line.get_label(): line for line in ax_time.get_lines() if not line.get_label().startswith("_")}
+    assert list(lines) == ["numpy", "torch", "torch compiled"]
+    assert lines["torch compiled"].get_color() == lines["torch"].get_color()
+    assert lines["torch compiled"].get_linestyle() == "--" and lines["torch"].get_linestyle() == "-"
+    crossings = [line.get_xdata()[0] for line in ax_time.get_lines() if line.get_linestyle() == ":"]
+    assert sorted(crossings) == [1, 2]
+    assert len([line for line in ax_rate.get_lines() if line.get_linestyle() != ":"]) == 3
+
+
+def test_compiled_mode_on_every_backend_that_has_a_compiler(backend, monkeypatch):
+    if backend.compiler is None:
+        assert backend.name not in COMPILED_BACKENDS
+        with pytest.raises(ValueError, match=rf"^bench_shape: backend '{backend.name}' has no compiler, "
+                                             r"so no compiled mode; use mode='eager'"):
+            bench.bench_shape(backend, Shape(6, 4, 3, 2), "float64", min_time=1e-3, mode="compiled")
+        return
+    assert backend.name in COMPILED_BACKENDS
+    if backend.library == "torch":
+        pytest.importorskip("torch._inductor")
+    compiled = []
+    real_compile = type(backend).compile
+    monkeypatch.setattr(type(backend), "compile",
+                        lambda b, f: compiled.append(f.__name__) or real_compile(b, f))
+    # warnings are errors here: the compilers' known noise is kept out, anything else would fail
+    row = bench.bench_shape(backend, Shape(6, 4, 3, 2), "float64", min_time=1e-3, mode="compiled")
+    assert row.error is None, row.error
+    assert compiled == ["network", "_products"]  # the network, then its floor, each compiled
+    assert (row.mode, row.compiler) == ("compiled", backend.compiler)
+    assert row.timing.n >= MIN_RUNS and row.floor.n >= MIN_RUNS
+    # the first call traced and compiled: slower than the steady calls (by far: seconds vs µs)
+    assert row.timing.first_s > row.timing.median_s and row.floor.first_s > row.floor.median_s
+
+
+def test_compiled_network_gives_the_eager_result(backend):
+    if backend.compiler is None:
+        pytest.skip(f"{backend.name} has no compiler")
+    call = bench._network_call(backend, Shape(6, 4, 3, 2), "float64", 0, "eager")
+    with bench._quiet_compilers("compiled"):
+        compiled = bench._network_call(backend, Shape(6, 4, 3, 2), "float64", 0, "compiled")
+        (cost, grad), (cost_c, grad_c) = call(), compiled()
+    np.testing.assert_allclose(backend.to_numpy(cost_c), backend.to_numpy(cost), rtol=1e-12)
+    np.testing.assert_allclose(backend.to_numpy(grad_c), backend.to_numpy(grad), rtol=1e-10, atol=1e-14)
+
+
+@pytest.mark.parametrize("mode", ["Compiled", "jit", None, 1])
+def test_bench_shape_and_floor_refuse_an_unknown_mode(mode):
+    numpy = get_backend("numpy")
+    with pytest.raises(ValueError, match=r"^bench_shape: mode must be one of 'eager', 'compiled', got "):
+        bench.bench_shape(numpy, Shape(2, 2, 2, 2), "float64", min_time=1e-3, mode=mode)
+    with pytest.raises(ValueError, match=r"^matmul_floor: mode must be one of 'eager', 'compiled', got "):
+        bench.matmul_floor(numpy, Shape(2, 2, 2, 2), "float64", seed=0, mode=mode)
+
+
+def test_a_compiler_that_fails_gives_a_row_with_its_reason(monkeypatch):
+    # as torch's inductor does on a CPU without a C++ compiler: at the first call, a two-line message
+    class BackendCompilerFailed(RuntimeError):
+        pass
+
+    def compile_that_fails(f):
+        def first_call(*args):
+            raise BackendCompilerFailed("backend='inductor' raised:\nInvalidCxxCompiler: No working C++ "
+                                        "compiler found in torch._inductor.config.cpp.cxx: (None, 'g++')")
+        return first_call
+
+    numpy = dataclasses.replace(get_backend("numpy"), compiler="torch.compile", _compile=compile_that_fails)
+    row = bench.bench_shape(numpy, Shape(4, 3, 2, 2), "float64", min_time=1e-3, mode="compiled")
+    assert row.timing is None and row.mode == "compiled"
+    assert row.error == ("BackendCompilerFailed: backend='inductor' raised: InvalidCxxCompiler: No working "
+                         "C++ compiler found in torch._inductor.config.cpp.cxx: (None, 'g++')")
+
+
+def test_only_the_compilers_known_noise_is_kept_out():
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with bench._quiet_compilers("compiled"):
+            warnings.warn("Dynamo detected a call to a `functools.lru_cache`-wrapped function at 'x.py:1'",
+                          UserWarning, stacklevel=1)
+            warnings.warn("`torch.jit.script_method` is deprecated.", DeprecationWarning, stacklevel=1)
+            warnings.warn("something else", UserWarning, stacklevel=1)
+        with bench._quiet_compilers("eager"):  # eager: nothing is filtered
+            warnings.warn("Dynamo detected a call to a `functools.lru_cache`-wrapped function", UserWarning,
+                          stacklevel=1)
+    assert [str(w.message) for w in caught] == [
+        "something else", "Dynamo detected a call to a `functools.lru_cache`-wrapped function"]
+
+
+def test_torch_tf32_switches_are_read_without_a_warning_escaping():
+    class Flag:
+        @property
+        def allow_tf32(self):
+            warnings.warn("This API is going to be deprecated, please see ...", UserWarning, stacklevel=1)
+            return False
+
+    class Torch:
+        class backends:  # noqa: N801 (torch's own name)
+            class cuda:  # noqa: N801
+                matmul = Flag()
+
+            class cudnn:  # noqa: N801
+                allow_tf32 = True
+                fp32_precision = "none"
+
+        @staticmethod
+        def get_float32_matmul_precision():
+            return "highest"
+
+    # warnings are errors in this suite: one escaping would fail the test
+    assert bench._torch_tf32(Torch) == {
+        "torch.backends.cuda.matmul.allow_tf32": False,
+        "torch.backends.cudnn.allow_tf32": True,
+        "torch.backends.cudnn.fp32_precision": "none",
+        "torch.float32_matmul_precision": "highest",
+    }

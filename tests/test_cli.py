@@ -14,7 +14,15 @@ import pytest
 from click.testing import CliRunner
 
 from mlp_xp import bench, cli, sanity
-from mlp_xp.backends import BACKEND_NAMES, BackendUnavailable, available_backends, get_backend, known_backends
+from mlp_xp.backends import (
+    BACKEND_NAMES,
+    COMPILED_BACKENDS,
+    Backend,
+    BackendUnavailable,
+    available_backends,
+    get_backend,
+    known_backends,
+)
 from mlp_xp.bench import SCHEMA, Shape
 
 TINY = ["--shape", "6x4x3x2", "--min-time", "0.001"]
@@ -33,6 +41,14 @@ def tiny_main_job(monkeypatch):
 
 
 @pytest.fixture
+def light_compilers(monkeypatch):
+    """torch's compiled mode runs uncompiled: torch.compile takes seconds per shape on a CPU
+    (tests/test_bench.py runs it for real); jax.jit stays, it takes a fraction of a second."""
+    real = Backend.compile
+    monkeypatch.setattr(Backend, "compile", lambda b, f: f if b.library == "torch" else real(b, f))
+
+
+@pytest.fixture
 def planted_bug(monkeypatch):
     """A network whose gradient is 1% off its cost's."""
     real = sanity.forward_backward_prop
@@ -48,18 +64,24 @@ def no_work(*args, **kwargs):
     raise AssertionError("work started before the mistake was caught")
 
 
-def table_lines(output, first_column):
-    return [line for line in output.splitlines() if line.split(" ", 1)[0] == first_column]
+def table_lines(output, first_column, mode=None):
+    return [line for line in output.splitlines() if line.split(" ", 1)[0] == first_column
+            and (mode is None or line.split()[1] == mode)]
 
 
-def test_main_job_checks_and_times_every_available_backend(tiny_main_job):
+def test_main_job_checks_and_times_every_available_backend_in_both_modes(tiny_main_job, light_compilers):
     result = run()
     assert result.exit_code == 0, result.output
     for name in AVAILABLE:
-        [line] = table_lines(result.stdout, name)
-        assert " passed " in line and "6x4x3x2" in line and line.endswith("x")
+        modes = ["eager", "compiled"] if name in COMPILED_BACKENDS else ["eager"]
+        assert [line.split()[1] for line in table_lines(result.stdout, name)] == modes
+        for line in table_lines(result.stdout, name):
+            assert " passed " in line and "6x4x3x2" in line and line.endswith("x")
     [numpy_line] = table_lines(result.stdout, "numpy")
     assert numpy_line.endswith(" 1x")  # the baseline against itself
+    eager_only = [name for name in AVAILABLE if name not in COMPILED_BACKENDS]
+    assert f"Eager only (no compiler): {', '.join(eager_only)}." in result.stdout
+    assert "its first call includes the compilation" in result.stdout
     assert f"Sanity: {len(AVAILABLE)} of {len(AVAILABLE)} backends passed." in result.stdout
     if not any(b.is_accelerator for b in available_backends()):
         assert "No GPU backend here: cupy: " in result.stdout
@@ -209,7 +231,7 @@ def test_bench_sweep_reports_crossover_and_plots(tmp_path):
     pytest.importorskip("matplotlib")
     json_path, plot_path = tmp_path / "sweep.json", tmp_path / "sweep.png"
     result = run("bench", "--sweep", "--backend", "torch" if "torch" in AVAILABLE else "numpy",
-                 "--shape", "1x4x3x2", "--max-batch", "4", "--min-time", "0.001",
+                 "--shape", "1x4x3x2", "--max-batch", "4", "--min-time", "0.001", "--mode", "eager",
                  "--json", str(json_path), "--plot", str(plot_path))
     assert result.exit_code == 0, result.output
     doc = json.loads(json_path.read_text())
@@ -217,9 +239,49 @@ def test_bench_sweep_reports_crossover_and_plots(tmp_path):
     assert {(r["Dx"], r["H"], r["Dy"]) for r in doc["rows"]} == {(4, 3, 2)}
     assert plot_path.read_bytes()[:4] == b"\x89PNG"
     assert "timing" in result.stderr  # the progress bar (its label, when not on a terminal)
+    assert {r["mode"] for r in doc["rows"]} == {"eager"}
     if "torch" in AVAILABLE:
-        assert list(doc["crossover"]) == ["torch"]
-        assert "crossover: torch (CPU) against numpy: " in result.stdout
+        assert [(c["backend"], c["mode"]) for c in doc["crossover"]] == [("torch", "eager")]
+        assert "crossover: torch eager (CPU) against numpy eager: " in result.stdout
+
+
+@pytest.mark.parametrize(("mode", "timed"), [
+    ("both", [("numpy", "eager"), ("jax", "eager"), ("jax", "compiled"), ("array_api_strict", "eager")]),
+    ("compiled", [("numpy", "eager"), ("jax", "compiled")]),  # numpy eager: the baseline, always
+    ("eager", [("numpy", "eager"), ("jax", "eager"), ("array_api_strict", "eager")]),
+])
+def test_bench_mode_times_what_it_says(mode, timed, monkeypatch):
+    pytest.importorskip("jax")
+    seen = []
+    monkeypatch.setattr(cli.bench, "bench_shape", lambda b, shape, dtype, min_time, seed, mode:
+                        seen.append((b.name, mode)) or bench.Row(b.name, "cpu", "1", dtype, shape, mode=mode,
+                                                                 error="RuntimeError: not run"))
+    result = run("bench", "--backend", "jax", "--backend", "array_api_strict", "--shape", "2x2x2x2",
+                 "--mode", mode)
+    assert seen == timed
+    assert result.exit_code == 1
+    eager_only = "Eager only (no compiler): numpy, array_api_strict." in result.stdout
+    assert eager_only == (mode != "eager")
+
+
+def test_bench_sweep_in_both_modes_has_a_crossover_per_backend_and_mode(tmp_path):
+    pytest.importorskip("jax")
+    json_path = tmp_path / "sweep.json"
+    # a fresh process, as a user runs it: in this one, after the main job's test, JAX's compiled
+    # rows fail with "Execution supplied 3 arguments but compiled program expected 4" (open)
+    result = subprocess.run([sys.executable, "-m", "mlp_xp", "bench", "--sweep", "--backend", "jax",
+                             "--shape", "1x4x3x2", "--max-batch", "2", "--min-time", "0.001",
+                             "--json", str(json_path)], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    doc = json.loads(json_path.read_text())
+    assert [(r["backend"], r["mode"], r["M"]) for r in doc["rows"]] == [
+        ("numpy", "eager", 1), ("jax", "eager", 1), ("jax", "compiled", 1),
+        ("numpy", "eager", 2), ("jax", "eager", 2), ("jax", "compiled", 2)]
+    assert [r["compiler"] for r in doc["rows"][:3]] == [None, None, "jax.jit"]
+    assert doc["settings"]["modes"] == ["eager", "compiled"]
+    assert [(c["backend"], c["mode"]) for c in doc["crossover"]] == [("jax", "eager"), ("jax", "compiled")]
+    assert "crossover: jax compiled (CPU) against numpy eager: " in result.stdout
+    assert len(table_lines(result.stdout, "jax", "compiled")) == 2
 
 
 def test_bench_sweep_default_batches(monkeypatch):
@@ -320,6 +382,12 @@ def _mistakes(tmp_path):
         "bad max-batch": (["bench", "--sweep", "--max-batch", "0"], "'--max-batch'"),
         "bad seed": (["sanity", "--seed", "x"], "'x' is not a valid integer"),
         "unknown option": (["bench", "--frob"], "--frob"),
+        "unknown mode": (["bench", "--mode", "jit"], "'jit' is not one of 'eager', 'compiled', 'both'"),
+        "compiled mode without a compiler": (
+            ["bench", "--backend", "array_api_strict", "--mode", "compiled"],
+            "Error: Invalid value for '--mode': none of the chosen backends (numpy, array_api_strict) has a "
+            "compiler, so nothing would be compiled; choose one that has (torch, jax, torch-cuda, jax-gpu) "
+            f"or --mode eager{bench_help}"),
         "unknown command": (["benchmark"], "No such command 'benchmark'"),
     }
 

@@ -3,6 +3,7 @@ validation_overhead.py: ``--help`` lists every option, and a user's mistake is o
 stderr and exit status 2, before any work. No benchmark runs: in the tests of mistakes, what
 a script calls to start its work is replaced by something that fails the test when used."""
 
+import json
 import subprocess
 import sys
 
@@ -14,7 +15,7 @@ from ._scripts import SCRIPTS, load_script
 
 #: Each script's options, as --help must list them.
 OPTIONS = {
-    "bench_readme": ["--tag", "--max-batch", "--min-time", "--json-dir"],
+    "bench_readme": ["--tag", "--results-dir", "--sweep-mode", "--max-batch", "--min-time", "--json-dir"],
     "compare_checkers": ["--budget", "--large-m", "--checkers"],
     "dask_scale": ["--rows", "--dims", "--chunk-rows", "--workers", "--address"],
     "validation_overhead": ["--backend", "--repeats"],
@@ -105,6 +106,7 @@ def test_h_is_help_too(name):
     (["--min-time", "fast"], ["'--min-time'", "'fast' is not a valid float"]),
     (["--tag", "gpu/h200"], ["'--tag'", "'gpu/h200' is not a part of a file name"]),
     (["--tag", ""], ["'--tag'", "not empty"]),
+    (["--sweep-mode", "jit"], ["'--sweep-mode'", "'jit' is not one of 'eager', 'compiled', 'both'"]),
 ])
 def test_bench_readme_mistakes(no_work, args, fragments):
     _one_line_error(no_work("bench_readme"), args, *fragments)
@@ -116,6 +118,24 @@ def test_bench_readme_json_dir_must_be_a_folder(no_work, tmp_path):
     _one_line_error(no_work("bench_readme"), ["--json-dir", str(a_file)], "'--json-dir'", "is a file")
     _one_line_error(no_work("bench_readme"), ["--json-dir", str(a_file / "json")], "--json-dir",
                     "cannot make the folder")
+
+
+def test_bench_readme_results_dir_must_be_a_folder_that_can_be_made(no_work, tmp_path, monkeypatch):
+    a_file = tmp_path / "a_file"
+    a_file.write_text("")
+    monkeypatch.delenv("OUT", raising=False)
+    _one_line_error(no_work("bench_readme"), ["--results-dir", str(a_file / "r")], "--results-dir",
+                    "cannot make the folder")
+    monkeypatch.setenv("OUT", str(a_file / "out"))  # the default follows $OUT
+    _one_line_error(no_work("bench_readme"), [], "--results-dir", "cannot make the folder", "a_file/out")
+
+
+def test_bench_readme_writes_under_dollar_out(no_work, tmp_path, monkeypatch):
+    module = no_work("bench_readme")
+    monkeypatch.setenv("OUT", str(tmp_path / "out"))
+    result = CliRunner().invoke(module.main, ["--json-dir", str(tmp_path / "json")])
+    assert isinstance(result.exception, AssertionError) and "the work started" in str(result.exception)
+    assert (tmp_path / "out").is_dir()  # made there, before the work, not in benchmarks/results
 
 
 def test_bench_readme_needs_matplotlib_before_it_starts(no_work, monkeypatch):
@@ -188,3 +208,116 @@ def test_validation_overhead_backend_that_cannot_run_here(no_work, monkeypatch):
 
     monkeypatch.setattr(module, "get_backend", get_backend)
     _one_line_error(module, ["--backend", "cupy"], "'--backend'", "backend 'cupy' is not available")
+
+
+def _gpu_check():
+    return load_script("gpu_check")
+
+
+def test_gpu_check_help_lists_its_commands_and_options():
+    run = subprocess.run([sys.executable, str(SCRIPTS / "gpu_check.py"), "run", "--help"],
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    for option in ("--out", "--dry", "--wheels", "--budget", "--backend", "--tests", "--shape", "--max-batch",
+                   "--min-time"):
+        assert f"  {option} " in run.stdout, option
+    top = CliRunner().invoke(_gpu_check().main, ["--help"])
+    commands = [line.split()[0] for line in top.stdout.split("Commands:")[1].splitlines() if line.strip()]
+    assert commands == ["prepare", "run"]  # probe: internal, run by run
+
+
+@pytest.mark.parametrize(("args", "fragments"), [
+    (["run"], ["'--out'", "give the output folder, or set $OUT"]),
+    (["run", "--out", "x", "--budget", "5"], ["'--budget'", "5.0 is not in the range 10<=x<=3600"]),
+    (["run", "--out", "x", "--max-batch", "0"], ["'--max-batch'"]),
+    (["runn"], ["No such command 'runn'"]),
+])
+def test_gpu_check_mistakes(args, fragments, monkeypatch, tmp_path):
+    monkeypatch.delenv("OUT", raising=False)
+    monkeypatch.chdir(tmp_path)
+    module = _gpu_check()
+    monkeypatch.setattr(module, "Steps", _Work("Steps"))
+    _one_line_error(module, args, *fragments)
+    assert not (tmp_path / "x" / "summary.json").exists()
+
+
+def test_gpu_check_out_defaults_to_dollar_out(monkeypatch, tmp_path):
+    module = _gpu_check()
+    monkeypatch.setenv("OUT", str(tmp_path / "from_env"))
+    monkeypatch.setattr(module, "Steps", _Work("Steps"))
+    result = CliRunner().invoke(module.main, ["run", "--dry"])
+    assert isinstance(result.exception, AssertionError) and "the work started" in str(result.exception)
+    assert (tmp_path / "from_env").is_dir()
+
+
+def test_gpu_check_counts_host_reads():
+    module = _gpu_check()
+    torch = pytest.importorskip("torch")
+    x = torch.ones(3)
+    with module.count_reads("torch") as reads:
+        float(x.sum()), bool(x[0] > 0), x * 2
+    assert reads == {"torch scalar read": 2}
+    jnp = pytest.importorskip("jax.numpy")
+    total = jnp.sum(jnp.ones(3) * 2)
+    with module.count_reads("jax") as reads:
+        float(total), jnp.ones(2) + 1  # one fetch; the sum stays on the device
+    assert reads == {"jax fetch of a value": 1}
+
+
+def test_gpu_check_dry_run_writes_every_file(tmp_path):
+    """The whole run on numpy alone, tiny shapes, one test: every step, every file."""
+    out = tmp_path / "out"
+    run = subprocess.run(
+        [sys.executable, str(SCRIPTS / "gpu_check.py"), "run", "--dry", "--out", str(out),
+         "--backend", "numpy", "--wheels", str(tmp_path / "no_wheels"),
+         "--tests", "tests/test_backends.py::test_registry_names",
+         "--shape", "6x4x3x2", "--max-batch", "2", "--min-time", "0.001", "--budget", "200"],
+        capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, (run.stdout, run.stderr)
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["files"] == [*sorted(_gpu_check().FILES[1:]), "summary.json"]
+    assert sorted(p.name for p in out.iterdir()) == sorted(_gpu_check().FILES)
+    assert summary["failed"] == [] and summary["install"].startswith("skipped: no wheels")
+    [probe] = summary["probes"]
+    assert probe["available"] and probe["reads_equal"]
+    assert set(probe["reads"]) == {"forward_backward_prop", "gradcheck fast", "gradcheck full"}
+    steps = {s["step"]: s for s in summary["steps"]}
+    assert {"probe numpy", "pytest", "bench float64", "bench float32", "sweep float32"} <= set(steps)
+    assert "--backend" in steps["pytest"]["command"] and "1 passed" in (out / "pytest.log").read_text()
+    bench64 = json.loads((out / "bench_float64.json").read_text())
+    assert {r["shape"] for r in bench64["rows"]} == {"6x4x3x2"}
+    assert all("runs_s" not in r["fbp"] for r in bench64["rows"])  # kept small
+    sweep = json.loads((out / "sweep_float32.json").read_text())
+    assert sorted({r["M"] for r in sweep["rows"]}) == [1, 2]
+    assert sum(p.stat().st_size for p in out.iterdir()) < 200_000
+
+
+def test_gpu_check_records_a_step_that_runs_out_of_time(tmp_path, monkeypatch):
+    module = _gpu_check()
+    steps = module.Steps(tmp_path, budget=60)
+    sleep = "import time; print('started', flush=True); time.sleep(30)"
+    done = steps.run("sleep", [sys.executable, "-c", sleep], timeout=2)
+    steps.deadline = 0  # the budget is spent: the next step is skipped
+    skipped = steps.run("late", [sys.executable, "-c", "pass"], timeout=10)
+    steps.log.close()
+    assert done is None and skipped is None
+    first, second = steps.summary["steps"]
+    assert first["timed_out"] and first["rc"] is None and first["seconds"] < 20
+    assert second["skipped"] == "the budget is spent"
+    assert "[timed out after 2 s]" in (tmp_path / "steps.log").read_text()
+
+
+def test_gpu_check_probes_jax_before_torch_and_requires_each_in_pytest(tmp_path, monkeypatch):
+    module = _gpu_check()
+    commands = []
+    monkeypatch.setattr(module.Steps, "run", lambda self, name, argv, *a, **k: commands.append((name, argv)))
+    result = CliRunner().invoke(module.main, ["run", "--dry", "--out", str(tmp_path), "--wheels",
+                                              str(tmp_path / "none")])
+    assert result.exit_code == 1  # nothing ran: every probe "failed"
+    probes = [name for name, _ in commands if name.startswith("probe ")]
+    assert probes == ["probe jax", "probe torch", "probe numpy"]  # the CPU twins of jax-gpu, torch-cuda, cupy
+    [pytest_argv] = [argv for name, argv in commands if name == "pytest"]
+    assert " ".join(pytest_argv).endswith("--backend jax --backend torch --backend numpy")
+    assert module.GPU_BACKENDS[0] == "jax-gpu" and module.DRY_BACKENDS[module.GPU_BACKENDS[0]] == "jax"
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert [p["reason"] for p in summary["probes"]] == ["the probe failed: see steps.log"] * 3
