@@ -11,8 +11,9 @@ import pytest
 
 import mlp_xp
 
-MODULES = ["_common", "_host", "backends", "bench", "cli", "functions", "gradcheck", "layout", "network",
-           "planted", "problems", "sanity", "testing", "validation"]
+MODULES = ["_assertions", "_common", "_devices", "_estimator_host", "_host", "_host_reads", "_solvers",
+           "backends", "bench", "cli", "estimators", "functions", "gradcheck", "layout", "network", "planted",
+           "problems", "sanity", "testing", "validation"]
 
 
 def test_ships_py_typed():
@@ -44,7 +45,8 @@ def test_all_lists_the_public_definitions_of_each_module(name):
 
 def test_package_all_is_every_public_function_and_class_users_need():
     exported = {getattr(mlp_xp, n) for n in mlp_xp.__all__}
-    user_facing = ["functions", "gradcheck", "layout", "network", "problems", "sanity", "validation"]
+    user_facing = ["estimators", "functions", "gradcheck", "layout", "network", "problems", "sanity",
+                   "validation"]
     missing = {f"{m}.{n}" for m in user_facing for n in importlib.import_module(f"mlp_xp.{m}").__all__
                if getattr(importlib.import_module(f"mlp_xp.{m}"), n) not in exported}
     # the building blocks of the checks stay in their modules, documented there
