@@ -178,7 +178,7 @@ def main(ctx: click.Context, rows: int, dims: tuple[int, int, int], chunk_rows: 
             report(measure(client, rows, dims, chunk_rows), f"{address} (existing cluster)")
         return
     with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                      host="127.0.0.1", dashboard_address=None) as cluster, Client(cluster) as client:
+                      host="127.0.0.1", dashboard_address=":0") as cluster, Client(cluster) as client:
         where = f"LocalCluster, {workers} worker processes x 1 thread, on 127.0.0.1"
         report(measure(client, rows, dims, chunk_rows), where)
 

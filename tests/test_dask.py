@@ -147,7 +147,7 @@ def test_reductions_over_rows_run_chunk_by_chunk():
 @pytest.fixture(scope="module")
 def client():
     cluster = distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=":0"
     )
     client = distributed.Client(cluster)
     client.wait_for_workers(2)  # the test that both took part must not race a late start
