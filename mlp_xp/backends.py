@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from ._common import Array
+from ._common import Array, describe
 
 __all__ = [
     "BACKEND_NAMES",
@@ -111,7 +111,14 @@ class Backend:
         ``dtype`` is a name (``"float64"``, ``"float32"``, ...); the library's own default
         dtype is never used, so every backend sees the same numbers.
         """
-        return self._asarray(np.asarray(a, dtype=dtype), dtype)
+        try:
+            host = np.dtype(dtype) if isinstance(dtype, str) else None
+        except TypeError:
+            host = None
+        if host is None:
+            raise TypeError(f"Backend.asarray: dtype must be the name of a dtype, such as 'float64' or "
+                            f"'float32', got {describe(dtype)}")
+        return self._asarray(np.asarray(a, dtype=host), dtype)
 
     def to_numpy(self, x: Array) -> np.ndarray:
         """Bring an array of this backend back to host NumPy (waits for the device)."""
@@ -452,8 +459,11 @@ def get_backend(name: str) -> Backend:
     BackendUnavailable
         If it is known but cannot run here; ``.reason`` says why.
     """
+    if not isinstance(name, str):
+        raise TypeError(f"get_backend: name must be a backend's name, one of {', '.join(BACKEND_NAMES)}; "
+                        f"got {describe(name)}")
     if name not in _REGISTRY:
-        raise ValueError(f"unknown backend {name!r}; known backends: {', '.join(BACKEND_NAMES)}")
+        raise ValueError(f"unknown backend {name[:40]!r}; known backends: {', '.join(BACKEND_NAMES)}")
     result = _load(name)
     if isinstance(result, BackendUnavailable):
         raise result

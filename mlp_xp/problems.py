@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
+from ._common import describe
 from .layout import check_dimensions
 
 __all__ = ["random_problem", "seed_problem"]
@@ -56,7 +58,7 @@ def random_problem(
     (13002,)
     """
     dims = check_dimensions(dimensions, where="random_problem")
-    rng = np.random.default_rng(seed)
+    rng = _rng("random_problem", M, seed)
     data, labels = _data_labels(rng, M, dims[0], dims[-1])
     W = [rng.standard_normal((a, b)) / np.sqrt(a) for a, b in itertools.pairwise(dims)]
     b = [rng.standard_normal(d) for d in dims[1:]]
@@ -90,11 +92,26 @@ def seed_problem(
     >>> data.shape, labels.sum(axis=1).tolist() == [1.0] * 20, params.shape
     ((20, 10), True, (115,))
     """
-    Dx, H, Dy = dimensions
-    rng = np.random.default_rng(seed)
+    dims = check_dimensions(dimensions, where="seed_problem")
+    if len(dims) != 3:
+        raise ValueError(f"seed_problem: dimensions must be the seed's (Dx, H, Dy), got {len(dims)} "
+                         f"entries; random_problem draws a network of any depth")
+    Dx, H, Dy = dims
+    rng = _rng("seed_problem", M, seed)
     data, labels = _data_labels(rng, M, Dx, Dy)
     params = rng.standard_normal((Dx + 1) * H + (H + 1) * Dy)
     return data, labels, params
+
+
+def _rng(where: str, M: Any, seed: Any) -> np.random.Generator:
+    """The generator of ``seed``, once ``M`` and ``seed`` are checked to be non-negative ints."""
+    for name, value in (("M", M), ("seed", seed)):
+        message = f"{where}: {name} must be a non-negative integer, got {describe(value)}"
+        if not isinstance(value, (int, np.integer)) or isinstance(value, bool):
+            raise TypeError(message)
+        if value < 0:
+            raise ValueError(message)
+    return np.random.default_rng(seed)
 
 
 def _data_labels(rng: np.random.Generator, M: int, Dx: int, Dy: int) -> tuple[np.ndarray, np.ndarray]:
