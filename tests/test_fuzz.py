@@ -289,7 +289,7 @@ def test_what_f_returns_is_refused_or_judged_never_cast(backend, how, naive, mod
     x = backend.asarray([0.5, -1.0, 2.0, 0.25], "float64")
     f = lambda y: _returns(xp, backend, how, y)  # noqa: E731
     if naive:
-        kind, result = call("gradcheck", gradcheck_naive, f, x)
+        kind, result = call("gradcheck_naive", gradcheck_naive, f, x)
     else:
         kind, result = call("gradcheck", gradcheck, f, x, mode=mode)
     capsys.readouterr()
