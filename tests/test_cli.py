@@ -267,8 +267,7 @@ def test_bench_mode_times_what_it_says(mode, timed, monkeypatch):
 def test_bench_sweep_in_both_modes_has_a_crossover_per_backend_and_mode(tmp_path):
     pytest.importorskip("jax")
     json_path = tmp_path / "sweep.json"
-    # a fresh process, as a user runs it: in this one, after the main job's test, JAX's compiled
-    # rows fail with "Execution supplied 3 arguments but compiled program expected 4" (open)
+    # a fresh process, as a user runs it (test_compiled_rows_survive_a_run_before_them runs two in one)
     result = subprocess.run([sys.executable, "-m", "mlp_xp", "bench", "--sweep", "--backend", "jax",
                              "--shape", "1x4x3x2", "--max-batch", "2", "--min-time", "0.001",
                              "--json", str(json_path)], capture_output=True, text=True, timeout=300)
@@ -282,6 +281,19 @@ def test_bench_sweep_in_both_modes_has_a_crossover_per_backend_and_mode(tmp_path
     assert [(c["backend"], c["mode"]) for c in doc["crossover"]] == [("jax", "eager"), ("jax", "compiled")]
     assert "crossover: jax compiled (CPU) against numpy eager: " in result.stdout
     assert len(table_lines(result.stdout, "jax", "compiled")) == 2
+
+
+def test_compiled_rows_survive_a_run_before_them():
+    # Nothing made in one jax.jit trace may outlive it: a 0-d array that forward_backward_prop
+    # once cached across traces made every compiled row of a second run in the same process
+    # fail ("Execution supplied 3 arguments but compiled program expected 4").
+    pytest.importorskip("jax")
+    first = run("bench", "--backend", "jax", "--mode", "compiled", "--shape", "6x4x3x2",
+                "--min-time", "0.001")
+    second = run("bench", "--sweep", "--backend", "jax", "--mode", "compiled", "--shape", "1x4x3x2",
+                 "--max-batch", "2", "--min-time", "0.001")
+    assert first.exit_code == 0 and second.exit_code == 0, first.output + second.output
+    assert len(table_lines(second.stdout, "jax", "compiled")) == 2
 
 
 def test_bench_sweep_default_batches(monkeypatch):
