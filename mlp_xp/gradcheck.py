@@ -304,10 +304,10 @@ def gradcheck_naive(f: Function, x: Array) -> bool:
     """
     try:
         result = gradcheck(f, x, mode="full", eps=1e-4, tol=1e-5)
-    except (TypeError, ValueError) as e:
+    except (TypeError, ValueError) as error:
         # gradcheck's own errors, under the name the user called
-        if type(e) in (TypeError, ValueError) and str(e).startswith("gradcheck:"):
-            raise type(e)("gradcheck_naive:" + str(e)[len("gradcheck:"):]) from None
+        if type(error) in (TypeError, ValueError) and str(error).startswith("gradcheck:"):
+            raise type(error)("gradcheck_naive:" + str(error)[len("gradcheck:"):]) from None
         raise
     if result.passed:
         print("Gradient check passed!")
