@@ -9,6 +9,7 @@ array-api-strict): the maths in ``estimators`` never does.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from itertools import pairwise
 from typing import Any
@@ -153,9 +154,10 @@ def take_rows(x: Array, idx: Any) -> Array:
     return namespace(x).take(x, idx, axis=0)
 
 
-def compiled(f: Callable[..., Any], like: Array) -> Callable[..., Any]:
-    """``jax.jit(f)`` when ``like`` is a JAX array (one compile per batch shape, where eager JAX
-    would compile and dispatch each operation on its own); else ``f`` itself.
+def compiled(f: Callable[..., Any], like: Array, static_argnames: tuple[str, ...] = ()) -> Callable[..., Any]:
+    """``jax.jit(f, static_argnames=...)`` when ``like`` is a JAX array, else ``f`` itself. The jitted
+    function is made once per ``f`` and kept, so that its compiles (one per batch shape and
+    static arguments) serve every later fit, where eager JAX would dispatch each operation.
 
     Examples
     --------
@@ -163,10 +165,15 @@ def compiled(f: Callable[..., Any], like: Array) -> Callable[..., Any]:
     True
     """
     if is_jax_array(like):
-        import jax  # only reached with a JAX array in hand
-
-        return jax.jit(f)
+        return _jitted(f, static_argnames)
     return f
+
+
+@functools.lru_cache(maxsize=16)
+def _jitted(f: Callable[..., Any], static_argnames: tuple[str, ...]) -> Callable[..., Any]:
+    import jax  # only reached with a JAX array in hand
+
+    return jax.jit(f, static_argnames=static_argnames)
 
 
 def persist(*arrays: Array) -> tuple[Array, ...]:

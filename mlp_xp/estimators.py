@@ -290,29 +290,6 @@ class _BaseMLP(BaseEstimator):
             parts.append(fill((block.size,), dtype=params.dtype, device=device(params)))
         return xp.concat(parts)
 
-    def _loss_grad(self, X: Array, Y: Array, params: Array, mask: Array,
-                   checked: bool = True) -> tuple[Array, Array]:
-        """scikit-learn's loss and its gradient: ``cost / n + alpha / 2 * |W|^2 / n``.
-
-        ``checked=False`` skips forward_backward_prop's argument checks (see :func:`_unchecked_backprop`):
-        for the batches after the first of a fit, whose shapes and dtypes the first call checked.
-        """
-        xp = namespace(params)
-        n = X.shape[0]
-        activation, output = _HIDDEN[self.activation], _OUTPUT[self.out_activation_]
-        if checked:
-            cost, grad = forward_backward_prop(X, Y, params, self._dims, activation=activation, output=output)
-        else:
-            cost, grad = _unchecked_backprop(xp, X, Y, params, self._layout, activation, output)
-        W = params * mask
-        if self.out_activation_ == "identity":
-            cost = cost / Y.shape[1]  # scikit-learn's squared error is a mean over every entry
-        loss = (cost + 0.5 * self.alpha * xp.sum(W * params)) / n
-        W *= self.alpha  # W is this function's own temporary: one pass and no new array
-        grad += W
-        grad /= n
-        return loss, grad
-
     # ---- fitting ------------------------------------------------------------------------
 
     def _fit(self, X: Any, y: Any, incremental: bool, where: str, classes: Any = None) -> Any:
@@ -333,10 +310,14 @@ class _BaseMLP(BaseEstimator):
         self._random_state = check_random_state(self.random_state)
         if first_pass:
             self._initialize(dims, X)
-        loss_grad = compiled(self._loss_grad, like=X)
+        # on JAX one jax.jit of the step, kept across fits (one compile per batch shape and
+        # network); it runs the checks while tracing only, so it keeps them
+        step = compiled(_loss_grad, like=X, static_argnames=_STATIC)
+        config = dict(alpha=self.alpha, dims=tuple(dims), layout=self._layout,
+                      activation=_HIDDEN[self.activation], output=_OUTPUT[self.out_activation_])
+        loss_grad = partial(step, checked=True, **config)
         if self.solver in _STOCHASTIC:
-            # JAX's compiled step runs the checks once per batch shape, while tracing: it keeps them
-            unchecked = loss_grad if loss_grad != self._loss_grad else partial(self._loss_grad, checked=False)
+            unchecked = partial(step, checked=step is not _loss_grad, **config)
             self._fit_stochastic(X, Y, Y_host, incremental, loss_grad, unchecked)
         else:
             self._fit_lbfgs(X, Y, loss_grad)
@@ -510,6 +491,32 @@ class _BaseMLP(BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.array_api_support = True
         return tags
+
+
+_STATIC = ("dims", "layout", "activation", "output", "checked")
+
+
+def _loss_grad(X: Array, Y: Array, params: Array, mask: Array, *, alpha: float, dims: tuple[int, ...],
+               layout: Any, activation: str, output: str, checked: bool) -> tuple[Array, Array]:
+    """scikit-learn's loss and its gradient: ``cost / n + alpha / 2 * |W|^2 / n`` (``mask``: 1 on W).
+
+    ``checked=False`` skips forward_backward_prop's argument checks (see :func:`_unchecked_backprop`):
+    for the batches after the first of a fit, whose shapes and dtypes the first call checked.
+    """
+    xp = namespace(params)
+    n = X.shape[0]
+    if checked:
+        cost, grad = forward_backward_prop(X, Y, params, dims, activation=activation, output=output)
+    else:
+        cost, grad = _unchecked_backprop(xp, X, Y, params, layout, activation, output)
+    W = params * mask
+    if output == "identity":
+        cost = cost / Y.shape[1]  # scikit-learn's squared error is a mean over every entry
+    loss = (cost + 0.5 * alpha * xp.sum(W * params)) / n
+    W *= alpha  # W is this function's own temporary: one pass and no new array
+    grad += W
+    grad /= n
+    return loss, grad
 
 
 def _unchecked_backprop(xp: Any, X: Array, Y: Array, params: Array, layout: Any, activation: str,

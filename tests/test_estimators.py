@@ -231,6 +231,7 @@ def test_without_scikit_learn_import_works_and_the_estimators_say_how_to_install
 
 
 def test_the_digits_script_refuses_a_bad_backend_in_one_line():
+    load_script("compare_peers")  # estimator_digits imports it from its own folder
     result = CliRunner().invoke(load_script("estimator_digits").main, ["--backend", "nope"])
     assert result.exit_code == 2 and "unknown backend 'nope'" in result.output
     assert len(result.output.strip().splitlines()) == 1
@@ -246,8 +247,9 @@ def test_lbfgs_on_a_dask_cluster_matches_numpy_and_partial_fit_runs_over_blocks(
     ref = MLPClassifier((7,), solver="lbfgs", max_iter=8, random_state=0).fit(X, y)
     ref_blocks = MLPClassifier((7,), batch_size=8, random_state=0)
     blocks = MLPClassifier((7,), batch_size=8, random_state=0)
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, memory_limit="512MiB",
-                                  dashboard_address=None) as cluster, distributed.Client(cluster) as client:
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, memory_limit="512MiB",
+                                  host="127.0.0.1", dashboard_address=":0") as cluster, \
+            distributed.Client(cluster) as client:
         with distributed.get_task_stream(client) as tasks:
             clf = MLPClassifier((7,), solver="lbfgs", max_iter=8, random_state=0).fit(Xd, yd)
         assert len(tasks.data) > 0  # the gradients were computed on the cluster
@@ -259,3 +261,69 @@ def test_lbfgs_on_a_dask_cluster_matches_numpy_and_partial_fit_runs_over_blocks(
             ref_blocks.partial_fit(X[rows], y[rows], classes=np.arange(3))
         np.testing.assert_allclose(blocks.predict_proba(Xd).compute(), ref_blocks.predict_proba(X), atol=1e-6)
         assert blocks.t_ == ref_blocks.t_ == 64
+
+
+def test_train_command_trains_on_digits_and_draws_its_curves(tmp_path):
+    from mlp_xp.cli import main
+
+    plot = tmp_path / "curves.png"
+    result = CliRunner().invoke(main, ["train", "--hidden", "16", "--epochs", "3", "--plot", str(plot)])
+    assert result.exit_code == 0, result.output
+    assert "MLPClassifier(16,) adam on numpy (float64): 3 epochs" in result.output
+    assert "test accuracy 0." in result.output and plot.stat().st_size > 1000
+    result = CliRunner().invoke(main, ["train", "--solver", "lbfgs", "--hidden", "8,8", "--epochs", "5",
+                                       "--backend", "torch"])
+    assert result.exit_code == 0
+    assert "MLPClassifier(8, 8) lbfgs on torch (float64): 5 iterations" in result.output
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["--backend", "nope"], "unknown backend 'nope'"),
+    (["--hidden", "10,x"], "expected widths >= 1 separated by commas"),
+    (["--hidden", "0"], "expected widths >= 1"),
+    (["--epochs", "0"], "'--epochs': 0 is not in the range"),
+    (["--solver", "newton"], "'--solver'"),
+    (["--plot", "a.xyz"], "cannot tell the image format"),
+    (["--solver", "lbfgs", "--plot", "a.png"], "lbfgs has no epochs to draw"),
+])
+def test_train_command_refuses_bad_input_in_one_line_before_any_work(args, expected, tmp_path, monkeypatch):
+    from mlp_xp import cli
+
+    monkeypatch.chdir(tmp_path)
+    import sklearn.datasets
+
+    monkeypatch.setattr(sklearn.datasets, "load_digits", lambda **kw: pytest.fail("work before the checks"))
+    result = CliRunner().invoke(cli.main, ["train", *args], standalone_mode=True)
+    assert result.exit_code == 2 and expected in result.output, result.output
+    assert len(result.output.strip().splitlines()) == 1 and not (tmp_path / "a.png").exists()
+
+
+@pytest.mark.parametrize("activation, output, dims", [
+    ("sigmoid", "softmax", (5, 4, 3)), ("relu", "softmax", (5, 4, 4, 3)), ("tanh", "sigmoid", (5, 4, 2)),
+    ("identity", "identity", (5, 2)),
+])
+def test_the_unchecked_backprop_of_later_batches_is_forward_backward_prop(backend, xp, activation, output,
+                                                                         dims):
+    # the estimators check the first batch of a fit with the public function and send the
+    # others through the private one it dispatches to: they must agree exactly
+    from mlp_xp import forward_backward_prop, param_layout
+    from mlp_xp.estimators import _unchecked_backprop
+
+    rng = np.random.default_rng(0)
+    X = backend.asarray(rng.standard_normal((6, dims[0])), "float64")
+    Y = backend.asarray(rng.uniform(size=(6, dims[-1])), "float64")
+    p = backend.asarray(rng.standard_normal(param_layout(dims).size), "float64")
+    want = forward_backward_prop(X, Y, p, dims, activation=activation, output=output)
+    got = _unchecked_backprop(xp, X, Y, p, param_layout(dims), activation, output)
+    for w, g in zip(want, got, strict=True):
+        np.testing.assert_array_equal(backend.to_numpy(g), backend.to_numpy(w))
+
+
+def test_the_synthetic_script_refuses_a_bad_backend_and_too_few_rows_in_one_line():
+    load_script("compare_peers")
+    main = load_script("estimator_synthetic").main
+    for args, expected in [(["regression", "--backend", "nope"], "unknown backend 'nope'"),
+                           (["speed", "--rows", "10"], "'--rows': 10 is not in the range")]:
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 2 and expected in result.output, result.output
+        assert len(result.output.strip().splitlines()) == 1
