@@ -137,7 +137,9 @@ def host_indices(idx: np.ndarray, like: Array) -> Any:
     whose ``take`` of a Dask index would not know the result's size)."""
     if is_numpy_array(like) or is_dask_array(like):
         return idx
-    return to_device(idx, like, dtype=namespace(like).int64)
+    # the namespace's default index dtype: int32 on JAX without x64, where int64 would warn
+    info = namespace(like).__array_namespace_info__()
+    return to_device(idx, like, dtype=info.default_dtypes(device=device(like))["indexing"])
 
 
 def take_rows(x: Array, idx: Any) -> Array:

@@ -323,8 +323,8 @@ class _BaseMLP(BaseEstimator):
             self._fit_lbfgs(X, Y, loss_grad)
         params = self._packed()
         if not bool(namespace(params).all(namespace(params).isfinite(params))):
-            raise ValueError("Solver produced non-finite parameter weights. The input data may contain "
-                             "large values and need to be preprocessed.")
+            raise ValueError(f"{where}: the solver produced non-finite parameter weights. The input data "
+                             "may contain large values and need to be preprocessed.")
         return self
 
     def _encode(self, y: np.ndarray, incremental: bool, first_pass: bool, classes: Any,
@@ -399,8 +399,8 @@ class _BaseMLP(BaseEstimator):
             train, val = train_test_split(np.arange(n_total), random_state=self._random_state,
                                           test_size=self.validation_fraction, stratify=stratify)
             if val.shape[0] < 2:
-                raise ValueError("The validation set is too small. Increase 'validation_fraction' or the "
-                                 "size of your dataset.")
+                raise ValueError(f"{type(self).__name__}.fit: the validation set is too small. Increase "
+                                 "'validation_fraction' or the size of your dataset.")
             X_val, Y_val = _take(X, val), _take(Y, val)
             X, Y = _take(X, train), _take(Y, train)
         n = X.shape[0]
@@ -540,11 +540,18 @@ def _take(x: Array, idx: np.ndarray) -> Array:
     return take_rows(x, host_indices(idx, like=x))
 
 
+def _index_dtype(x: Array) -> Any:
+    """The namespace's default integer dtype for ``x``'s device: int32 on JAX without x64, where
+    asking for int64 warns."""
+    xp = namespace(x)
+    return xp.__array_namespace_info__().default_dtypes(device=device(x))["indexing"]
+
+
 def _r2(y: Array, yhat: Array) -> float:
     """scikit-learn's R², averaged over the outputs, in y's namespace: one value read back."""
     xp = namespace(y)
-    if y.ndim == 1:
-        y, yhat = xp.reshape(y, (-1, 1)), xp.reshape(yhat, (-1, 1))
+    # one column each: a y of shape (n, 1) against a prediction of shape (n,) must not broadcast
+    y, yhat = xp.reshape(y, (y.shape[0], -1)), xp.reshape(yhat, (yhat.shape[0], -1))
     r = y - yhat
     num = xp.sum(r * r, axis=0)
     c = y - xp.mean(y, axis=0)
@@ -711,11 +718,11 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             known = self._label_binarizer.classes_
             seen = unique_labels(y)
             if self.warm_start and not incremental and set(seen) != set(known):
-                raise ValueError("warm_start can only be used where `y` has the same classes as in the "
-                                 f"previous call to fit. Previously got {known}, `y` has {seen}")
+                raise ValueError(f"{where}: warm_start can only be used where `y` has the same classes as in "
+                                 f"the previous call to fit. Previously got {known}, `y` has {seen}")
             if len(np.setdiff1d(seen, known, assume_unique=True)):
-                raise ValueError(f"`y` has classes not in `self.classes_`. `self.classes_` has {known}. "
-                                 f"'y' has {seen}.")
+                raise ValueError(f"{where}: `y` has classes not in `self.classes_`. `self.classes_` has "
+                                 f"{known}. 'y' has {seen}.")
         return self._label_binarizer.transform(y)
 
     def _fit(self, X: Any, y: Any, incremental: bool, where: str, classes: Any = None) -> Any:
@@ -731,7 +738,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         xp = namespace(yhat)
         if self.out_activation_ == "softmax":
             return xp.argmax(yhat, axis=1)
-        idx = xp.astype(yhat[:, 0] > 0.5, xp.int64)
+        idx = xp.astype(yhat[:, 0] > 0.5, _index_dtype(yhat))
         return idx * 0 if self._label_binarizer.classes_.shape[0] == 1 else idx
 
     def predict(self, X: Any) -> Array:
@@ -740,7 +747,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         yhat = self._forward(X)
         xp = namespace(yhat)
         if self._label_binarizer.y_type_.startswith("multilabel"):
-            return xp.astype(yhat > 0.5, xp.int64)
+            return xp.astype(yhat > 0.5, _index_dtype(yhat))
         idx = self._class_indices(yhat)
         if is_foreign_array(idx) and not is_foreign_array(self.classes_):  # string labels stay on the host
             return np.take(self.classes_, to_host(idx))
@@ -776,7 +783,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         elif self.out_activation_ == "softmax":
             right = xp.argmax(yhat, axis=1) == xp.argmax(Y, axis=1)
         else:
-            right = self._class_indices(yhat) == xp.astype(Y[:, 0] > 0.5, xp.int64)
+            right = self._class_indices(yhat) == xp.astype(Y[:, 0] > 0.5, _index_dtype(Y))
         return float(xp.mean(xp.astype(right, yhat.dtype)))
 
     def __sklearn_tags__(self) -> Any:

@@ -327,3 +327,41 @@ def test_the_synthetic_script_refuses_a_bad_backend_and_too_few_rows_in_one_line
         result = CliRunner().invoke(main, args)
         assert result.exit_code == 2 and expected in result.output, result.output
         assert len(result.output.strip().splitlines()) == 1
+
+
+def test_regressor_score_takes_a_column_target_as_scikit_learn_does(backend):
+    # a y of shape (n, 1) against predictions of shape (n,) must not broadcast to (n, n)
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((40, 3))
+    y = X[:, 0] + 0.1 * rng.standard_normal(40)
+    Xb, yb = backend.asarray(X, "float64"), backend.asarray(y, "float64")
+    r = MLPRegressor(hidden_layer_sizes=(5,), solver="lbfgs", max_iter=20, random_state=0).fit(Xb, yb)
+    sk = SkRegressor(hidden_layer_sizes=(5,), solver="lbfgs", max_iter=20, random_state=0).fit(X, y)
+    column = backend.asarray(y[:, None], "float64")
+    assert r.score(Xb, column) == pytest.approx(r.score(Xb, yb), abs=1e-12)
+    assert r.score(Xb, column) == pytest.approx(sk.score(X, y[:, None]), abs=1e-9)
+
+
+JAX_WITHOUT_X64 = """
+import warnings
+warnings.simplefilter("error")
+from sklearn.exceptions import ConvergenceWarning
+warnings.simplefilter("ignore", ConvergenceWarning)
+import jax, jax.numpy as jnp, numpy as np
+assert not jax.config.jax_enable_x64
+from mlp_xp import MLPClassifier
+rng = np.random.default_rng(0)
+X = rng.standard_normal((40, 3)).astype("float32")
+y = (X[:, 0] > 0).astype(int)
+clf = MLPClassifier((5,), max_iter=3, random_state=0, batch_size=16).fit(jnp.asarray(X), jnp.asarray(y))
+print(type(clf.predict(jnp.asarray(X))).__module__.split(".")[0], clf.predict_proba(jnp.asarray(X)).dtype)
+"""
+
+
+def test_jax_without_x64_fits_and_predicts_without_a_warning():
+    # JAX's default (x64 off) warns when int64 is asked for: the estimators use the namespace's
+    # default index dtype. A fresh process: the suite's JAX backend turns x64 on.
+    pytest.importorskip("jax")
+    run = subprocess.run([sys.executable, "-c", JAX_WITHOUT_X64], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.split() == ["jaxlib", "float32"]
