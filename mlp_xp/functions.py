@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from array_api_compat import array_namespace
+from array_api_compat import array_namespace, device
 
 from ._common import Array
 from .validation import check_float_array
@@ -93,9 +93,13 @@ def _shifted(xp: Any, x: Array) -> Array:
     """
     m = xp.max(x, axis=-1, keepdims=True)
     infinite = xp.isinf(m)  # one entry per row, as are m_infinite and the shift
-    shifted = x - xp.where(infinite, 0.0, m)
-    m_infinite = xp.where(infinite, m, math.nan)  # x == NaN is false: finite rows keep x - m
-    return xp.where(x == m_infinite, 0.0, xp.where(infinite, -math.inf, shifted))
+    # 0-d arrays of x's dtype, not Python scalars: array-api-strict 2.3's where promotes a
+    # Python float to float64
+    zero, nan, minus_inf = (xp.asarray(v, dtype=x.dtype, device=device(x))
+                            for v in (0.0, math.nan, -math.inf))
+    shifted = x - xp.where(infinite, zero, m)
+    m_infinite = xp.where(infinite, m, nan)  # x == NaN is false: finite rows keep x - m
+    return xp.where(x == m_infinite, zero, xp.where(infinite, minus_inf, shifted))
 
 
 def sigmoid(x: Array) -> Array:
