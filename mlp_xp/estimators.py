@@ -561,6 +561,14 @@ def _r2(y: Array, yhat: Array) -> float:
     return float(xp.mean(score))
 
 
+def _has_stochastic_solver(estimator: Any) -> bool:
+    """partial_fit's availability, as scikit-learn decides it: sgd and adam only."""
+    if estimator.solver not in _STOCHASTIC:
+        raise AttributeError(f"partial_fit is only available for stochastic optimizers. "
+                             f"{estimator.solver} is not stochastic.")
+    return True
+
+
 class MLPClassifier(ClassifierMixin, _BaseMLP):
     """Multi-layer perceptron classifier: scikit-learn's, on any array-API library.
 
@@ -679,13 +687,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         """Fit the model to ``X`` (n_samples x n_features) and the labels ``y``; returns ``self``."""
         return self._fit(X, y, incremental=False, where="MLPClassifier.fit")
 
-    def _check_solver(self) -> bool:
-        if self.solver not in _STOCHASTIC:
-            raise AttributeError(f"partial_fit is only available for stochastic optimizers. {self.solver} is "
-                                 "not stochastic.")
-        return True
-
-    @available_if(_check_solver)
+    @available_if(_has_stochastic_solver)
     def partial_fit(self, X: Any, y: Any, classes: Any = None) -> MLPClassifier:
         """One epoch over ``X, y``; ``classes`` (all the labels) is needed on the first call."""
         where = "MLPClassifier.partial_fit"
@@ -851,13 +853,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         """Fit the model to ``X`` (n_samples x n_features) and the targets ``y``; returns ``self``."""
         return self._fit(X, y, incremental=False, where="MLPRegressor.fit")
 
-    def _check_solver(self) -> bool:
-        if self.solver not in _STOCHASTIC:
-            raise AttributeError(f"partial_fit is only available for stochastic optimizers. {self.solver} is "
-                                 "not stochastic.")
-        return True
-
-    @available_if(_check_solver)
+    @available_if(_has_stochastic_solver)
     def partial_fit(self, X: Any, y: Any) -> MLPRegressor:
         """One epoch over ``X, y``, from the current weights."""
         return self._fit(X, y, incremental=True, where="MLPRegressor.partial_fit")
