@@ -128,9 +128,9 @@ def test_dimensions_must_be_at_least_two_positive_integers(dimensions, exc):
         forward_backward_prop(data, labels, params, dimensions)
 
 
-def test_a_million_dimensions_give_a_short_message():
+def test_a_hundred_thousand_dimensions_give_a_short_message():
     data, labels, params = host_problem()
-    for dimensions in ([0] * 10**6, [4, *[3] * 10**6, 2]):
+    for dimensions in ([0] * 10**5, [4, *[3] * 10**5, 2]):
         with pytest.raises(ValueError) as caught:
             forward_backward_prop(data, labels, params, dimensions)
         assert len(str(caught.value)) < 400, str(caught.value)[:400]
