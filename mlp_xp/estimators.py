@@ -48,7 +48,7 @@ from ._estimator_host import (
 from ._solvers import SGD, Adam
 from .functions import sigmoid, softmax
 from .layout import param_layout
-from .network import _network, _seed_network, forward_backward_prop
+from .network import _backprop, _hidden_layer, forward_backward_prop
 
 try:
     import scipy.optimize
@@ -58,6 +58,7 @@ try:
     from sklearn.model_selection import train_test_split
     from sklearn.preprocessing import LabelBinarizer
     from sklearn.utils import check_random_state, column_or_1d
+    from sklearn.utils._param_validation import InvalidParameterError
     from sklearn.utils.metaestimators import available_if
     from sklearn.utils.multiclass import type_of_target, unique_labels
     from sklearn.utils.validation import check_array, check_is_fitted, validate_data
@@ -146,6 +147,12 @@ class _BaseMLP(BaseEstimator):
     def _where(self, method: str) -> str:
         return f"{type(self).__name__}.{method}"
 
+    def _set_params_as_given(self, given: dict[str, Any]) -> None:
+        """``__init__``'s arguments stored as they came, as scikit-learn requires (they are
+        checked by ``fit``)."""
+        for name in _signature_defaults(type(self)):
+            setattr(self, name, given[name])
+
     def _check_params(self, where: str) -> list[int]:
         """Every parameter checked; the hidden layer sizes as a list."""
         defaults = {k: v.default for k, v in _signature_defaults(type(self)).items()}
@@ -154,21 +161,22 @@ class _BaseMLP(BaseEstimator):
                 continue
             value = getattr(self, name)
             if not (type_ok(value) and value_ok(value)):
-                kind = ValueError if type_ok(value) else TypeError
                 shown = repr(value[:40]) if isinstance(value, str) else describe(value)
                 positional_slip = name == "loss" and not isinstance(value, str)
                 hint = ("; as in scikit-learn, MLPRegressor's first positional argument is loss: pass "
                         "hidden_layer_sizes=... by name") if positional_slip else ""
-                raise kind(f"{where}: {name} must be {expected}, got {shown}; the default is "
-                           f"{defaults[name]!r}{hint}")
+                raise InvalidParameterError(f"{where}: {name} must be {expected}, got {shown}; the default "
+                                            f"is {defaults[name]!r}{hint}")
         sizes = self.hidden_layer_sizes
         sizes_list = [sizes] if _is_int(sizes) else sizes
         expected = "a whole number >= 1 or a sequence of them (one per hidden layer), e.g. (100,)"
         if isinstance(sizes_list, str) or not isinstance(sizes_list, (Sequence, np.ndarray)) \
                 or not all(_is_int(h) for h in sizes_list):
-            raise TypeError(f"{where}: hidden_layer_sizes must be {expected}, got {describe(sizes)}")
+            raise InvalidParameterError(f"{where}: hidden_layer_sizes must be {expected}, got "
+                                        f"{describe(sizes)}")
         if any(h < 1 for h in sizes_list):
-            raise ValueError(f"{where}: hidden_layer_sizes must be {expected}, got {list(sizes_list)!r}")
+            raise InvalidParameterError(f"{where}: hidden_layer_sizes must be {expected}, got "
+                                        f"{list(sizes_list)!r}")
         return [int(h) for h in sizes_list]
 
     # ---- data ---------------------------------------------------------------------------
@@ -264,22 +272,16 @@ class _BaseMLP(BaseEstimator):
         self.intercepts_ = [params[b.offset:b.stop] for b in blocks[1::2]]
 
     def _forward(self, X: Array) -> Array:
-        """The network's output ``yhat`` for ``X`` (the activations of the output layer)."""
+        """The network's output ``yhat`` for ``X``: forward_backward_prop's hidden layers, then
+        the output activation."""
         xp = namespace(X)
         a = X
-        L = len(self.coefs_)
-        for i, (W, b) in enumerate(zip(self.coefs_, self.intercepts_, strict=True)):
-            a = a @ W + b
-            if i < L - 1:
-                if self.activation == "relu":
-                    a = xp.where(a < 0, xp.zeros_like(a), a)
-                elif self.activation == "tanh":
-                    a = xp.tanh(a)
-                elif self.activation == "logistic":
-                    a = sigmoid(a)
+        for W, b in zip(self.coefs_[:-1], self.intercepts_[:-1], strict=True):
+            a = _hidden_layer(xp, _HIDDEN[self.activation], a, W, b)
+        z = a @ self.coefs_[-1] + self.intercepts_[-1]
         if self.out_activation_ == "softmax":
-            return softmax(a)
-        return sigmoid(a) if self.out_activation_ == "logistic" else a
+            return softmax(z)
+        return sigmoid(z) if self.out_activation_ == "logistic" else z
 
     def _weight_mask(self, params: Array) -> Array:
         """1 on the weights, 0 on the biases: the L2 penalty's support."""
@@ -521,14 +523,12 @@ def _loss_grad(X: Array, Y: Array, params: Array, mask: Array, *, alpha: float, 
 
 def _unchecked_backprop(xp: Any, X: Array, Y: Array, params: Array, layout: Any, activation: str,
                         output: str) -> tuple[Array, Array]:
-    """forward_backward_prop's cost and gradient without its argument checks: the same private
-    functions it dispatches to, for the same arguments (tested equal). Only for arrays that
-    the public function has already accepted, with at least one row: the estimators call it on
-    the second and later batches of a fit, whose shapes and dtypes match the first's."""
+    """forward_backward_prop's cost and gradient without its argument checks: what it runs once
+    they pass (tested equal). Only for arrays that the public function has already accepted,
+    with at least one row: the estimators call it on the second and later batches of a fit,
+    whose shapes and dtypes match the first's."""
     activations = (activation,) * (len(layout.blocks) // 2 - 1)  # one per hidden layer
-    if activations == ("sigmoid",) and output == "softmax":
-        return _seed_network(xp, X, Y, params, layout)
-    cost, grad = _network(xp, X, Y, params, layout, activations, output, False)
+    cost, grad = _backprop(xp, X, Y, params, layout, activations, output, False)
     return cost, grad
 
 
@@ -659,29 +659,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         validation_fraction: float = 0.1, beta_1: float = 0.9, beta_2: float = 0.999, epsilon: float = 1e-8,
         n_iter_no_change: int = 10, max_fun: int = 15000,
     ):
-        self.hidden_layer_sizes = hidden_layer_sizes
-        self.activation = activation
-        self.solver = solver
-        self.alpha = alpha
-        self.batch_size = batch_size
-        self.learning_rate = learning_rate
-        self.learning_rate_init = learning_rate_init
-        self.power_t = power_t
-        self.max_iter = max_iter
-        self.shuffle = shuffle
-        self.random_state = random_state
-        self.tol = tol
-        self.verbose = verbose
-        self.warm_start = warm_start
-        self.momentum = momentum
-        self.nesterovs_momentum = nesterovs_momentum
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.beta_1 = beta_1
-        self.beta_2 = beta_2
-        self.epsilon = epsilon
-        self.n_iter_no_change = n_iter_no_change
-        self.max_fun = max_fun
+        self._set_params_as_given(locals())
 
     def fit(self, X: Any, y: Any) -> MLPClassifier:
         """Fit the model to ``X`` (n_samples x n_features) and the labels ``y``; returns ``self``."""
@@ -824,30 +802,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         beta_1: float = 0.9, beta_2: float = 0.999, epsilon: float = 1e-8, n_iter_no_change: int = 10,
         max_fun: int = 15000,
     ):
-        self.loss = loss
-        self.hidden_layer_sizes = hidden_layer_sizes
-        self.activation = activation
-        self.solver = solver
-        self.alpha = alpha
-        self.batch_size = batch_size
-        self.learning_rate = learning_rate
-        self.learning_rate_init = learning_rate_init
-        self.power_t = power_t
-        self.max_iter = max_iter
-        self.shuffle = shuffle
-        self.random_state = random_state
-        self.tol = tol
-        self.verbose = verbose
-        self.warm_start = warm_start
-        self.momentum = momentum
-        self.nesterovs_momentum = nesterovs_momentum
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.beta_1 = beta_1
-        self.beta_2 = beta_2
-        self.epsilon = epsilon
-        self.n_iter_no_change = n_iter_no_change
-        self.max_fun = max_fun
+        self._set_params_as_given(locals())
 
     def fit(self, X: Any, y: Any) -> MLPRegressor:
         """Fit the model to ``X`` (n_samples x n_features) and the targets ``y``; returns ``self``."""

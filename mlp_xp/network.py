@@ -131,7 +131,13 @@ def forward_backward_prop(
         # the seed's call, decided in a few comparisons: it costs about 40 us in all
         return _seed_network(xp, data, labels, params, param_layout(dimensions))
     activations = _check_options(activation, output, input_grad, len(dimensions) - 2)
-    layout = param_layout(dimensions)
+    return _backprop(xp, data, labels, params, param_layout(dimensions), activations, output, input_grad)
+
+
+def _backprop(xp: Any, data: Array, labels: Array, params: Array, layout: ParamLayout,
+              activations: tuple[str, ...], output: str, input_grad: bool) -> tuple[Array, ...]:
+    """:func:`forward_backward_prop` once its arguments are checked (at least one row): the
+    seed's network on its own path, any other on the general one."""
     if activations == ("sigmoid",) and output == "softmax" and not input_grad:
         return _seed_network(xp, data, labels, params, layout)
     return _network(xp, data, labels, params, layout, activations, output, input_grad)
