@@ -275,9 +275,9 @@ def test_train_command_trains_on_digits_and_draws_its_curves(tmp_path):
     assert "MLPClassifier(16,) adam on numpy (float64): 3 epochs" in result.output
     assert "test accuracy 0." in result.output and plot.stat().st_size > 1000
     result = CliRunner().invoke(main, ["train", "--solver", "lbfgs", "--hidden", "8,8", "--epochs", "5",
-                                       "--backend", "torch"])
-    assert result.exit_code == 0
-    assert "MLPClassifier(8, 8) lbfgs on torch (float64): 5 iterations" in result.output
+                                       "--backend", "array_api_strict"])  # torch may be absent
+    assert result.exit_code == 0, result.output
+    assert "MLPClassifier(8, 8) lbfgs on array_api_strict (float64): 5 iterations" in result.output
 
 
 @pytest.mark.parametrize("args, expected", [

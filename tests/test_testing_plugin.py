@@ -1,5 +1,7 @@
 """The pytest plugin: selection, loud failure when unavailable, and a sample project using all of it."""
 
+import importlib.util
+
 import numpy as np
 import pytest
 
@@ -212,11 +214,12 @@ def test_sample_project_uses_every_marker_and_fixture_on_every_cpu_backend(pytes
     assert failures["test_two_reads_are_too_many[dask]"] == (
         "max_host_reads(1): the test read data back from the device 2 times (dask: compute x2); "
         "keep values on the device until the end, or allow more reads")
-    assert "(torch: scalar read (float(), bool(), int(), .item()) x1, torch: copy to NumPy x1)" in (
-        failures["test_two_reads_are_too_many[torch]"])
     skipped = {r.nodeid.split("::")[-1]: r.longrepr[2] for r in
                recorder.getreports("pytest_runtest_logreport") if r.skipped and not hasattr(r, "wasxfail")}
-    assert skipped["test_fixtures[torch-float64]"] == "Skipped: torch on cpu has no float64"
+    if "torch" in names:  # torch is no dependency (CI's wheel environment runs without it)
+        assert "(torch: scalar read (float(), bool(), int(), .item()) x1, torch: copy to NumPy x1)" in (
+            failures["test_two_reads_are_too_many[torch]"])
+        assert skipped["test_fixtures[torch-float64]"] == "Skipped: torch on cpu has no float64"
     assert skipped["test_skip_by_name[numpy]"] == "Skipped: skip_backends on numpy: not this one"
 
 
@@ -314,10 +317,14 @@ def test_count_host_reads_counts_scalars_and_copies_once_each(backend, xp):
 
 def test_count_host_reads_leaves_the_libraries_as_they_were():
     import array_api_strict
-    import torch
 
     Array = type(array_api_strict.asarray(0.0))
-    before = (dict(vars(Array)), dict(vars(torch.Tensor)))
+    patched = [Array]
+    if importlib.util.find_spec("torch") is not None:  # no dependency of mlp_xp
+        import torch
+
+        patched.append(torch.Tensor)
+    before = [dict(vars(cls)) for cls in patched]
     with count_host_reads():
         assert vars(Array)["__float__"] is not before[0]["__float__"]
-    assert (dict(vars(Array)), dict(vars(torch.Tensor))) == before
+    assert [dict(vars(cls)) for cls in patched] == before
