@@ -514,7 +514,7 @@ def _loss_grad(X: Array, Y: Array, params: Array, mask: Array, *, alpha: float, 
     W = params * mask
     if output == "identity":
         cost = cost / Y.shape[1]  # scikit-learn's squared error is a mean over every entry
-    loss = (cost + 0.5 * alpha * xp.sum(W * params)) / n
+    loss = (cost + 0.5 * alpha * (W @ params)) / n  # |W|^2 by one product, as scikit-learn takes it
     W *= alpha  # W is this function's own temporary: one pass and no new array
     grad += W
     grad /= n
