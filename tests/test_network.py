@@ -4,6 +4,7 @@ import pytest
 from mlp_xp import forward_backward_prop, gradcheck_naive, param_layout, sanity_check
 from mlp_xp.gradcheck import GradcheckWarning
 from mlp_xp.problems import random_problem, seed_problem
+from mlp_xp.testing import assert_close, assert_equal
 
 from ._reference import reference_forward_backward
 
@@ -30,14 +31,12 @@ def test_matches_numpy_reference_float64(backend, M, dims):
     data, labels, params = seed_problem(M, dims, seed=M)
     ref_cost, ref_grad = reference_forward_backward(data, labels, params, dims)
     cost, grad = forward_backward_prop(*(backend.asarray(a, "float64") for a in (data, labels, params)), dims)
-    # results stay in the caller's namespace, as a 0-d cost and a flat gradient
+    # results stay in the caller's namespace and device, as a 0-d cost and a flat gradient; the
+    # type too, which assert_close does not check: a NumPy scalar is no 0-d array
     assert type(cost) is type(backend.asarray(params, "float64"))
-    assert tuple(cost.shape) == () and tuple(grad.shape) == params.shape
-    cost, grad = backend.to_numpy(cost), backend.to_numpy(grad)
-    assert grad.dtype == np.float64
-    np.testing.assert_allclose(cost, ref_cost, rtol=1e-12)
+    assert_close(cost, backend.asarray(ref_cost, "float64"), rtol=1e-12)
     # relative to the gradient's scale: entries near 0 carry only absolute rounding error
-    np.testing.assert_allclose(grad, ref_grad, rtol=1e-12, atol=1e-12 * np.abs(ref_grad).max())
+    assert_close(grad, backend.asarray(ref_grad, "float64"), rtol=1e-12, atol=1e-12 * np.abs(ref_grad).max())
 
 
 @pytest.mark.parametrize(("M", "dims"), [(20, (10, 5, 10)), (256, (128, 64, 10))])
@@ -72,7 +71,7 @@ def test_does_not_modify_inputs(backend):
     arrays = [backend.asarray(a, "float64") for a in host]
     forward_backward_prop(*arrays, dims)
     for before, after in zip(host, arrays, strict=False):
-        np.testing.assert_array_equal(backend.to_numpy(after), before)
+        assert_equal(after, backend.asarray(before, "float64"))
 
 
 def test_logits_of_1e4_give_finite_exact_cost_and_gradient(backend, capsys):
@@ -89,13 +88,13 @@ def test_logits_of_1e4_give_finite_exact_cost_and_gradient(backend, capsys):
     arrays = [backend.asarray(a, "float64") for a in (data, labels, params)]
 
     cost, grad = forward_backward_prop(*arrays, dims)
-    cost, grad = backend.to_numpy(cost), backend.to_numpy(grad)
-    assert np.isfinite(cost) and np.all(np.isfinite(grad))
+    assert np.all(np.isfinite(backend.to_numpy(grad)))
     z2 = expit(data @ W1 + b1) @ W2 + b2
-    np.testing.assert_allclose(cost, -np.sum(labels * log_softmax(z2, axis=1)), rtol=1e-12)
-    assert cost > 5e4  # two rows pay about 2e4 and two about 1e4
+    expected = -np.sum(labels * log_softmax(z2, axis=1))
+    assert expected > 5e4  # two rows pay about 2e4 and two about 1e4
+    assert_close(cost, backend.asarray(expected, "float64"), rtol=1e-12)
     # yhat is (1, 0, 0) in every row, so dcost/db2 = sum over rows of (yhat - labels), exactly
-    np.testing.assert_array_equal(grad[layout["b2"].offset :], [4.0, -2.0, -2.0])
+    assert_equal(grad[layout["b2"].offset :], backend.asarray([4.0, -2.0, -2.0], "float64"))
     # and the rest of the gradient agrees with finite differences of the cost
     assert gradcheck_naive(lambda p: forward_backward_prop(arrays[0], arrays[1], p, dims), arrays[2])
     assert capsys.readouterr().out == "Gradient check passed!\n"

@@ -15,6 +15,7 @@ from scipy.special import log_softmax as ref_log_softmax
 from scipy.special import softmax as ref_softmax
 
 from mlp_xp import forward_backward_prop, gradcheck, param_layout, sigmoid, softmax
+from mlp_xp.testing import assert_close, assert_equal
 
 # The backend fixture returns a cached, stateless Backend: safe to share between examples.
 PER_BACKEND = settings(
@@ -51,13 +52,12 @@ def networks(draw, bound_data=50.0, bound_params=50.0, dtype="float64"):
 def test_softmax_rows_are_distributions(backend, dtype, data):
     shape = data.draw(st.tuples(st.integers(1, 5), st.integers(1, 6)))
     x = data.draw(arrays(dtype, shape, elements=floats(dtype, 1e4)))
-    p = backend.to_numpy(softmax(backend.asarray(x, dtype)))
-    assert p.dtype == np.dtype(dtype)
+    p = softmax(backend.asarray(x, dtype))
+    expected = backend.asarray(ref_softmax(x.astype(np.float64), axis=1), dtype)
+    assert_close(p, expected, rtol=0, atol=10 * float(np.finfo(dtype).eps))
+    p = backend.to_numpy(p)
     assert np.all((p >= 0) & (p <= 1))
     np.testing.assert_allclose(p.sum(axis=1), 1.0, rtol=0, atol=shape[1] * np.finfo(dtype).eps)
-    np.testing.assert_allclose(
-        p, ref_softmax(x.astype(np.float64), axis=1), rtol=0, atol=10 * np.finfo(dtype).eps
-    )
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -69,9 +69,9 @@ def test_softmax_invariant_to_adding_a_constant_to_a_row(backend, dtype, data):
     m, n = data.draw(st.tuples(st.integers(1, 5), st.integers(1, 6)))
     x = data.draw(arrays(np.int64, (m, n), elements=st.integers(-8000, 8000))) / 8
     c = data.draw(arrays(np.int64, (m, 1), elements=st.integers(-1000, 1000))).astype(np.float64)
-    p = backend.to_numpy(softmax(backend.asarray(x, dtype)))
-    q = backend.to_numpy(softmax(backend.asarray(x + c, dtype)))
-    np.testing.assert_allclose(q, p, rtol=4 * np.finfo(dtype).eps, atol=np.finfo(dtype).tiny)
+    p = softmax(backend.asarray(x, dtype))
+    q = softmax(backend.asarray(x + c, dtype))
+    assert_close(q, p, rtol=4 * float(np.finfo(dtype).eps), atol=float(np.finfo(dtype).tiny))
 
 
 # --- sigmoid -------------------------------------------------------------------------------
@@ -83,15 +83,15 @@ def test_softmax_invariant_to_adding_a_constant_to_a_row(backend, dtype, data):
 def test_sigmoid_in_unit_interval_and_symmetric(backend, dtype, data):
     width = np.dtype(dtype).itemsize * 8
     x = data.draw(arrays(dtype, st.integers(1, 8), elements=st.floats(allow_nan=False, width=width)))
-    s = backend.to_numpy(sigmoid(backend.asarray(x, dtype)))
-    s_neg = backend.to_numpy(sigmoid(backend.asarray(-x, dtype)))
-    assert s.dtype == np.dtype(dtype)
-    assert np.all((s >= 0) & (s <= 1))
-    eps = np.finfo(dtype).eps
-    np.testing.assert_allclose(s_neg, 1 - s, rtol=0, atol=2 * eps)
+    s = sigmoid(backend.asarray(x, dtype))
+    s_neg = sigmoid(backend.asarray(-x, dtype))
+    eps = float(np.finfo(dtype).eps)
+    assert_close(s_neg, 1 - s, rtol=0, atol=2 * eps)
     with np.errstate(over="ignore"):  # the reference's own exp overflows; ours must not
-        expected = expit(x.astype(np.float64))
-    np.testing.assert_allclose(s, expected, rtol=4 * eps, atol=np.finfo(dtype).smallest_normal)
+        expected = backend.asarray(expit(x.astype(np.float64)), dtype)
+    assert_close(s, expected, rtol=4 * eps, atol=float(np.finfo(dtype).smallest_normal))
+    s = backend.to_numpy(s)
+    assert np.all((s >= 0) & (s <= 1))
 
 
 # --- the network ---------------------------------------------------------------------------
@@ -146,12 +146,10 @@ def extreme_network(label):
 def test_network_at_saturation_exact(backend, dtype, label, cost, grad):
     arrays_ = (backend.asarray(a, dtype) for a in extreme_network(label)[:3])
     c, g = forward_backward_prop(*arrays_, (1, 2, 2))
-    c, g = backend.to_numpy(c), backend.to_numpy(g)
-    assert c.dtype == g.dtype == np.dtype(dtype)
-    assert c == cost
+    assert_equal(c, backend.asarray(cost, dtype))
     # A sigmoid layer cuts -z at log(max) - 1 before exp, so a saturated h is below the dtype's
     # smallest normal number rather than 0: the gradient is exact up to that much.
-    np.testing.assert_allclose(g, grad, rtol=0, atol=np.finfo(dtype).smallest_normal)
+    assert_close(g, backend.asarray(grad, dtype), rtol=0, atol=float(np.finfo(dtype).smallest_normal))
 
 
 def stable_reference(data, labels, params, dims):

@@ -8,6 +8,7 @@ import re
 
 import numpy as np
 import pytest
+from array_api_extra.testing import lazy_xp_function
 
 from mlp_xp import (
     check_values,
@@ -22,7 +23,7 @@ from mlp_xp import (
 from mlp_xp.backends import get_backend
 from mlp_xp.layout import check_dimensions
 from mlp_xp.problems import seed_problem
-from mlp_xp.testing import count_host_reads, reads_are_counted
+from mlp_xp.testing import assert_close, count_host_reads, reads_are_counted
 from mlp_xp.validation import check_network_inputs
 
 DIMS = (4, 3, 2)  # params: (4 + 1) * 3 + (3 + 1) * 2 = 23
@@ -366,19 +367,38 @@ def test_dask_unknown_row_counts_pass_the_structural_check():
         forward_backward_prop(d[:, :3], y, da.from_array(params), DIMS)
 
 
-def test_checks_work_under_jax_transformations():
-    # Tracers inside jit, grad and vmap have no device (None) and another type than arrays.
+def cost_and_grad(data, labels, params):
+    """The network on ``DIMS``, tagged below: the ``xp`` fixture runs it lazily on JAX and Dask."""
+    return forward_backward_prop(data, labels, params, DIMS)
+
+
+# A function of this module's own: the tag is an attribute of the function object, so tagging
+# forward_backward_prop itself would make it lazy in every test module that imports it.
+lazy_xp_function(cost_and_grad)
+
+
+def test_checks_work_under_jit_and_without_computes(backend, xp):
+    # On JAX cost_and_grad runs under jax.jit: its arguments are tracers, which have no device
+    # (None) and another type than arrays. On Dask it may compute nothing (the checks read no data).
+    assert hasattr(cost_and_grad, "__wrapped__") is (backend.library in ("jax", "dask"))  # xp patched it
+    data, labels, params = on(backend, *host_problem())
+    expected_cost, expected_grad = forward_backward_prop(data, labels, params, DIMS)  # eager
+    cost, grad = cost_and_grad(data, labels, params)
+    assert_close(cost, expected_cost, rtol=1e-12)
+    assert_close(grad, expected_grad, rtol=1e-12)
+    with pytest.raises(ValueError, match=r"params must have .* = 23 entries .*got 22"):
+        cost_and_grad(data, labels, params[:22])
+
+
+def test_checks_work_under_jax_grad_and_vmap():
+    # lazy_xp_function knows jit only. grad and vmap trace some arguments and not others, so
+    # a tracer (device None) meets a concrete array in the device check.
     jax = pytest.importorskip("jax")
     b = get_backend("jax")
     data, labels, params = on(b, *host_problem())
-    expected = b.to_numpy(forward_backward_prop(data, labels, params, DIMS)[0])
-    cost = jax.jit(lambda d, y, p: forward_backward_prop(d, y, p, DIMS)[0])
-    np.testing.assert_allclose(b.to_numpy(cost(data, labels, params)), expected, rtol=1e-12)
-    grad = jax.grad(lambda p: forward_backward_prop(data, labels, p, DIMS)[0])(params)
-    np.testing.assert_allclose(
-        b.to_numpy(grad), b.to_numpy(forward_backward_prop(data, labels, params, DIMS)[1])
-    )
+    cost, grad = forward_backward_prop(data, labels, params, DIMS)
+    assert_close(jax.grad(lambda p: forward_backward_prop(data, labels, p, DIMS)[0])(params), grad)
     costs = jax.vmap(lambda p: forward_backward_prop(data, labels, p, DIMS)[0])(b.xp.stack([params, params]))
-    np.testing.assert_allclose(b.to_numpy(costs), [expected, expected], rtol=1e-12)
+    assert_close(costs, b.xp.stack([cost, cost]), rtol=1e-12)
     with pytest.raises(ValueError, match=r"params must have .* = 23 entries .*got 22"):
-        jax.jit(lambda p: forward_backward_prop(data, labels, p, DIMS))(params[:22])
+        jax.vmap(lambda p: forward_backward_prop(data, labels, p, DIMS)[0])(b.xp.stack([params[:22]] * 2))
