@@ -25,13 +25,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from functools import partial
 from typing import Any, Literal, overload
 
-from array_api_compat import device, is_numpy_namespace
+from array_api_compat import device
 
 from ._common import Array, describe, namespace
-from ._row_blocks import in_row_blocks, row_blocks
 from .layout import ParamLayout, param_layout
 from .validation import check_network_inputs
 
@@ -131,7 +129,7 @@ def forward_backward_prop(
     if type(activation) is str and activation == "sigmoid" and output == "softmax" and input_grad is False \
             and len(dimensions) == 3:
         # the seed's call, decided in a few comparisons: it costs about 40 us in all
-        return _backprop(xp, data, labels, params, param_layout(dimensions), ("sigmoid",), "softmax", False)
+        return _seed_network(xp, data, labels, params, param_layout(dimensions))
     activations = _check_options(activation, output, input_grad, len(dimensions) - 2)
     return _backprop(xp, data, labels, params, param_layout(dimensions), activations, output, input_grad)
 
@@ -139,18 +137,8 @@ def forward_backward_prop(
 def _backprop(xp: Any, data: Array, labels: Array, params: Array, layout: ParamLayout,
               activations: tuple[str, ...], output: str, input_grad: bool) -> tuple[Array, ...]:
     """:func:`forward_backward_prop` once its arguments are checked (at least one row): the
-    seed's network on its own path, any other on the general one; a large NumPy batch in row
-    blocks side by side, one per BLAS thread (see :mod:`mlp_xp._row_blocks`)."""
-    seed = activations == ("sigmoid",) and output == "softmax" and not input_grad
-    n_blocks = row_blocks(data.shape[0], layout) if is_numpy_namespace(xp) else 1
-    if n_blocks > 1:
-        blocked = (in_row_blocks(partial(_seed_network, xp), n_blocks, data, labels, params, layout,
-                                 input_grad=False) if seed else
-                   in_row_blocks(partial(_network, xp), n_blocks, data, labels, params, layout, activations,
-                                 output, input_grad, input_grad=input_grad))
-        if blocked is not None:
-            return blocked
-    if seed:
+    seed's network on its own path, any other on the general one."""
+    if activations == ("sigmoid",) and output == "softmax" and not input_grad:
         return _seed_network(xp, data, labels, params, layout)
     return _network(xp, data, labels, params, layout, activations, output, input_grad)
 

@@ -9,6 +9,8 @@ SCRIPTS = pathlib.Path(__file__).parents[1] / "scripts"
 
 def load_script(name: str):
     """``scripts/<name>.py``, imported under ``name`` (once: later calls return the same module)."""
+    if str(SCRIPTS) not in sys.path:  # as `python scripts/<name>.py` has it: siblings import
+        sys.path.append(str(SCRIPTS))
     if name not in sys.modules:
         spec = importlib.util.spec_from_file_location(name, SCRIPTS / f"{name}.py")
         module = importlib.util.module_from_spec(spec)

@@ -11,9 +11,9 @@ import pytest
 
 import mlp_xp
 
-MODULES = ["_assertions", "_common", "_devices", "_estimator_host", "_host", "_host_reads", "_row_blocks",
-           "_solvers", "backends", "bench", "cli", "estimators", "functions", "gradcheck", "layout",
-           "network", "planted", "problems", "sanity", "testing", "validation"]
+MODULES = ["_assertions", "_common", "_devices", "_estimator_host", "_host", "_host_reads", "_solvers",
+           "backends", "bench", "cli", "estimators", "functions", "gradcheck", "layout", "network", "planted",
+           "problems", "sanity", "testing", "validation"]
 
 
 def test_ships_py_typed():

@@ -1,11 +1,12 @@
-"""The command lines of scripts/bench_readme.py, compare_checkers.py, dask_scale.py and
-validation_overhead.py: ``--help`` lists every option, and a user's mistake is one line on
+"""The command lines of scripts/bench_readme.py, compare_checkers.py, dask_scale.py,
+row_blocks.py and validation_overhead.py: ``--help`` lists every option, and a user's mistake is one line on
 stderr and exit status 2, before any work. No benchmark runs: in the tests of mistakes, what
 a script calls to start its work is replaced by something that fails the test when used."""
 
 import json
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import click
 import pytest
@@ -18,6 +19,7 @@ OPTIONS = {
     "bench_readme": ["--tag", "--results-dir", "--sweep-mode", "--max-batch", "--min-time", "--json-dir"],
     "compare_checkers": ["--budget", "--large-m", "--checkers"],
     "dask_scale": ["--rows", "--dims", "--chunk-rows", "--workers", "--address"],
+    "row_blocks": ["--shape", "--dtype", "--min-rounds"],
     "validation_overhead": ["--backend", "--repeats"],
 }
 
@@ -26,6 +28,7 @@ WORK = {
     "bench_readme": ["subprocess"],  # the main job and mlp-xp bench run as subprocesses
     "compare_checkers": ["problems", "table"],
     "dask_scale": ["LocalCluster", "Client", "measure"],
+    "row_blocks": ["measure"],
     "validation_overhead": ["measure"],
 }
 
@@ -188,6 +191,31 @@ def test_dask_scale_address_where_nothing_answers(no_work, monkeypatch):
     monkeypatch.setattr(module, "Client", client)
     _one_line_error(module, ["--address", "tcp://scheduler:8786"], "--address", "cannot connect",
                     "Timed out trying to connect to tcp://scheduler:8786")
+
+
+@pytest.mark.parametrize(("args", "fragments"), [
+    (["--shape", "4096x784"], ["'--shape'", "expected M x D0 x ... x DL", "got '4096x784'"]),
+    (["--dtype", "float16"], ["'--dtype'", "'float16' is not one of 'float64', 'float32'"]),
+    (["--min-rounds", "3"], ["'--min-rounds'", "3 is not in the range x>=15"]),
+])
+def test_row_blocks_mistakes(no_work, args, fragments):
+    _one_line_error(no_work("row_blocks"), args, *fragments)
+
+
+def test_row_blocks_measures_each_part(monkeypatch):
+    module = load_script("row_blocks")
+    ran = []
+
+    def timings(calls, **kwargs):  # each call run once, and blocks timed at twice the whole
+        ran.extend(name for name, f in calls.items() if f() is not None)
+        return {name: SimpleNamespace(runs_s=[2.0 if "blocks" in name else 1.0] * 15) for name in calls}
+
+    monkeypatch.setattr(module, "time_interleaved", timings)
+    result = CliRunner().invoke(module.main, ["--shape", "600x30x20x5", "--dtype", "float32"])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()[1:]
+    assert [line.split()[2:4] for line in lines] == [[w, "2.000"] for w in ("product", "exp", "network")]
+    assert len(ran) == 6
 
 
 @pytest.mark.parametrize(("args", "fragments"), [

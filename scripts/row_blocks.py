@@ -1,0 +1,87 @@
+"""Would row blocks on threads speed up NumPy at the machine's default thread count? A probe.
+
+Run: ``flock /tmp/mlp_xp_bench.lock python scripts/row_blocks.py [--shape M x D0 x ... x DL ...]``
+
+NumPy runs a product on every BLAS thread but an elementwise pass on one. For a batch of
+rows, cost and gradient are sums over rows, so the rows could be cut into one block per BLAS
+thread, each run on a thread of its own with a one-thread BLAS, and summed. This measures,
+in one run of interleaved rounds (wall clock), the ratio blocks / whole with its 95%
+bootstrap interval, for: the first layer's product ``data @ W1``, an ``exp`` over its M x H1
+result, and ``forward_backward_prop`` itself. A ratio below 1 is what blocks would gain.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import click
+import numpy as np
+from compare_peers import Net, _parse_shape, ratio_ci, time_interleaved  # this folder is on sys.path
+from threadpoolctl import ThreadpoolController
+
+from mlp_xp import forward_backward_prop, param_layout
+from mlp_xp.cli import OneLineCommand
+
+
+def measure(net: Net, dtype: str, min_rounds: int) -> list[tuple[str, float, tuple[float, float] | None]]:
+    """``(what, blocks / whole, interval)`` for the product, the exp and the whole call."""
+    blas = ThreadpoolController().select(user_api="blas")
+    threads = max((lib.num_threads for lib in blas.lib_controllers), default=1)
+    pool = ThreadPoolExecutor(threads)
+    rng = np.random.default_rng(0)
+    M, dims = net.M, net.dimensions
+    data = rng.standard_normal((M, dims[0])).astype(dtype)
+    labels = np.eye(dims[-1], dtype=dtype)[rng.integers(0, dims[-1], M)]
+    params = (0.05 * rng.standard_normal(param_layout(dims).size)).astype(dtype)
+    W1 = params[: dims[0] * dims[1]].reshape(dims[0], dims[1])
+    z1 = np.minimum(data @ W1, 50)  # exp stays finite
+    rows = [slice(i * M // threads, (i + 1) * M // threads) for i in range(threads)]
+
+    def in_blocks(f: Callable[[slice], Any]) -> Callable[[], Any]:
+        def run() -> Any:
+            with blas.limit(limits=1, user_api="blas"):
+                return list(pool.map(f, rows))
+        return run
+
+    def network(r: slice) -> Any:
+        return forward_backward_prop(data[r], labels[r], params, dims)
+
+    calls = {
+        "product whole": lambda: data @ W1, "product blocks": in_blocks(lambda r: data[r] @ W1),
+        "exp whole": lambda: np.exp(z1), "exp blocks": in_blocks(lambda r: np.exp(z1[r])),
+        "network whole": lambda: network(slice(None)), "network blocks": in_blocks(network),
+    }
+    timings = time_interleaved(calls, min_time=0.0, min_rounds=min_rounds)
+    out = []
+    for what in ("product", "exp", "network"):
+        whole, blocks = timings[f"{what} whole"], timings[f"{what} blocks"]
+        out.append((what, float(np.median(blocks.runs_s) / np.median(whole.runs_s)), ratio_ci(blocks, whole)))
+    pool.shutdown()
+    return out
+
+
+@click.command(cls=OneLineCommand, help=__doc__.split("\n\n")[0],
+               context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--shape", "shapes", multiple=True, callback=_parse_shape,
+              default=("4096x784x512x10", "2048x256x2048x256", "4096x784x512x512x10"), show_default=True,
+              help="M x D0 x ... x DL (sigmoid hidden layers), repeatable.")
+@click.option("--dtype", "dtypes", multiple=True, type=click.Choice(["float64", "float32"]),
+              default=("float64", "float32"), show_default=True, help="Repeatable.")
+@click.option("--min-rounds", type=click.IntRange(min=15), default=21, show_default=True,
+              help="Interleaved rounds (each times every call once).")
+def main(shapes: list[Net], dtypes: tuple[str, ...], min_rounds: int) -> None:
+    blas = ThreadpoolController().select(user_api="blas")
+    threads = max((lib.num_threads for lib in blas.lib_controllers), default=1)
+    print(f"blocks / whole, wall clock: {threads} BLAS threads whole, against {threads} blocks of one "
+          f"thread each; {min_rounds} rounds")
+    for net in shapes:
+        for dtype in dtypes:
+            for what, ratio, ci in measure(net, dtype, min_rounds):
+                shown = f"[{ci[0]:.3f}, {ci[1]:.3f}]" if ci else "-"
+                print(f"{net!s:>26} {dtype}  {what:<8} {ratio:.3f} {shown}")
+
+
+if __name__ == "__main__":
+    main()
