@@ -9,7 +9,9 @@ differs and how to make ``desired`` match. Reads made here are not counted by
 from __future__ import annotations
 
 import importlib
+import inspect
 import math
+import numbers
 from collections.abc import Callable
 from typing import Any
 
@@ -34,6 +36,19 @@ _xpx_close = _xpx("assert_close", "xp_assert_close")
 _xpx_equal = _xpx("assert_equal", "xp_assert_equal")
 
 
+def _settled(helper: Callable[..., None]) -> dict[str, Any]:
+    """What ``helper`` need not check again (done above, each with its own message): only the
+    options this array-api-extra release has. A NumPy scalar still equals a 0-d array, since
+    NumPy's reductions give scalars (also through array-api-compat)."""
+    wanted = {"check_dtype": False, "check_shape": False, "check_device": False}
+    return {k: v for k, v in wanted.items() if k in inspect.signature(helper).parameters}
+
+
+_CLOSE_OPTIONS, _EQUAL_OPTIONS = _settled(_xpx_close), _settled(_xpx_equal)
+#: array-api-extra >= 0.9 takes the namespace, found once here, instead of finding it again
+_TAKES_XP = "xp" in inspect.signature(_xpx_close).parameters
+
+
 def default_rtol(xp: Any, dtype: Any) -> float:
     """``4 * sqrt(eps)`` of a floating dtype (6e-8 for float64, 1.4e-3 for float32), else 1e-7.
 
@@ -52,7 +67,7 @@ def default_rtol(xp: Any, dtype: Any) -> float:
 
 
 def _tolerance(caller: str, name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):  # NumPy's scalars are Real
         raise TypeError(f"{caller}: {name} must be a real number >= 0; got {describe(value)}; "
                         f"pass e.g. {name}=1e-6")
     if not (math.isfinite(value) and value >= 0):
@@ -92,12 +107,16 @@ def _check_alike(caller: str, actual: Array, desired: Array) -> Any:
     return xp
 
 
-def _off_strict_devices(xp: Any, x: Array) -> Array:
-    """An array-api-strict array on its CPU device (its devices are checked alike already).
+def _comparable(xp: Any, x: Array) -> Array:
+    """``x`` as the host comparison can read it (its library and device are checked alike already).
 
-    array-api-strict 2.3's ``to_device`` fails under NumPy 1 (``np.asarray(copy=True)``), and
-    array-api-extra 0.8 moves arrays that way; ``asarray(x, device=...)`` works on both.
+    A torch tensor that requires grad, detached (torch refuses to copy it to NumPy otherwise).
+    An array-api-strict array on its CPU device: array-api-strict 2.3's ``to_device`` fails
+    under NumPy 1 (``np.asarray(copy=True)``), and array-api-extra 0.8 moves arrays that way;
+    ``asarray(x, device=...)`` works on both.
     """
+    if getattr(x, "requires_grad", False):
+        return x.detach()
     if getattr(xp, "__name__", "") != "array_api_strict" or device(x) == xp.Device("CPU_DEVICE"):
         return x
     return xp.asarray(x, device=xp.Device("CPU_DEVICE"), copy=True)
@@ -108,7 +127,9 @@ def assert_close(actual: Array, desired: Array, *, rtol: float | None = None, at
 
     First the two must be arrays of the same library (namespace), on the same device, of
     the same dtype and shape, each checked in turn with its own message; then the values
-    are compared (array-api-extra's ``assert_close``; NaNs in the same places are equal).
+    are compared (array-api-extra's ``assert_close``; NaNs in the same places are equal). A
+    NumPy scalar equals a 0-d array (NumPy's reductions give scalars); a torch tensor that
+    requires grad is compared detached.
 
     Parameters
     ----------
@@ -141,9 +162,10 @@ def assert_close(actual: Array, desired: Array, *, rtol: float | None = None, at
     rtol = None if rtol is None else _tolerance("assert_close", "rtol", rtol)
     atol = _tolerance("assert_close", "atol", atol)
     xp = _check_alike("assert_close", actual, desired)
-    actual, desired = _off_strict_devices(xp, actual), _off_strict_devices(xp, desired)
+    actual, desired = _comparable(xp, actual), _comparable(xp, desired)
     with paused():
-        _xpx_close(actual, desired, rtol=default_rtol(xp, actual.dtype) if rtol is None else rtol, atol=atol)
+        _xpx_close(actual, desired, rtol=default_rtol(xp, actual.dtype) if rtol is None else rtol, atol=atol,
+                   **_CLOSE_OPTIONS, **({"xp": xp} if _TAKES_XP else {}))
 
 
 def assert_equal(actual: Array, desired: Array) -> None:
@@ -176,6 +198,6 @@ def assert_equal(actual: Array, desired: Array) -> None:
     """
     __tracebackhide__ = True
     xp = _check_alike("assert_equal", actual, desired)
-    actual, desired = _off_strict_devices(xp, actual), _off_strict_devices(xp, desired)
+    actual, desired = _comparable(xp, actual), _comparable(xp, desired)
     with paused():
-        _xpx_equal(actual, desired)
+        _xpx_equal(actual, desired, **_EQUAL_OPTIONS, **({"xp": xp} if _TAKES_XP else {}))

@@ -28,6 +28,7 @@ from array_api_compat import array_namespace
 from ._common import Array
 from .functions import sigmoid
 from .layout import param_layout
+from .network import _total
 
 __all__ = [
     "DEEP_BUGS",
@@ -79,7 +80,8 @@ def planted_forward_backward(
     yhat = xp.exp(z2)
     row_sum = xp.sum(yhat, axis=1, keepdims=True)
     yhat /= row_sum
-    cost = -xp.sum(labels * (z2 - xp.log(row_sum)))
+    cost = _total(xp, labels * (z2 - xp.log(row_sum)))  # a 0-d array, as the network's
+    cost *= -1  # in place: NumPy's unary minus would give a scalar
 
     delta1 = yhat - labels
     gW2 = h.T @ delta1
@@ -157,7 +159,8 @@ def planted_deep_forward_backward(
     z3 = a2 @ W3 + b3
     z3 = z3 - xp.max(z3, axis=1, keepdims=True)
     log_yhat = z3 - xp.log(xp.sum(xp.exp(z3), axis=1, keepdims=True))
-    cost = -xp.sum(labels * log_yhat)
+    cost = _total(xp, labels * log_yhat)
+    cost *= -1
 
     delta3 = xp.exp(log_yhat) - labels
     delta2 = (delta3 @ W3.T) * relu_grad(a2)

@@ -284,6 +284,20 @@ def test_assert_close_rtol_defaults_by_dtype(backend, xp):
             assert_close(actual, desired, atol=2e-4)
 
 
+def test_assert_close_takes_numpy_tolerances_and_numpy_scalars():
+    x = np.asarray([1.0], dtype=np.float32)
+    assert_close(x + np.float32(1e-7), x, rtol=4 * np.finfo(np.float32).eps)  # a NumPy float32
+    # NumPy's reductions give scalars, also through array-api-compat: they equal 0-d arrays
+    assert_equal(np.sum(np.ones(3)), np.asarray(3.0))
+
+
+def test_assert_close_compares_a_torch_tensor_that_requires_grad():
+    torch = pytest.importorskip("torch")
+    p = torch.ones(3, dtype=torch.float64, requires_grad=True)
+    assert_close(p * 2, torch.full((3,), 2.0, dtype=torch.float64))
+    assert_equal(p, torch.ones(3, dtype=torch.float64))
+
+
 def test_assert_close_refuses_bad_arguments_by_name():
     x = np.asarray([1.0])
     with pytest.raises(TypeError, match=r"assert_close: actual must be an array .*; got a list \[1.0\]"):
