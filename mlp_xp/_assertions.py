@@ -70,10 +70,11 @@ def _tolerance(caller: str, name: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real):  # NumPy's scalars are Real
         raise TypeError(f"{caller}: {name} must be a real number >= 0; got {describe(value)}; "
                         f"pass e.g. {name}=1e-6")
-    if not (math.isfinite(value) and value >= 0):
+    tolerance = float(value)
+    if not (math.isfinite(tolerance) and tolerance >= 0):
         raise ValueError(f"{caller}: {name} must be a finite number >= 0; got {value!r}; "
                          f"pass e.g. {name}=1e-6")
-    return float(value)
+    return tolerance
 
 
 def _namespace(caller: str, name: str, x: Any) -> Any:
