@@ -148,10 +148,11 @@ class _BaseMLP(BaseEstimator):
         return f"{type(self).__name__}.{method}"
 
     def _set_params_as_given(self, given: dict[str, Any]) -> None:
-        """``__init__``'s arguments stored as they came, as scikit-learn requires (they are
-        checked by ``fit``)."""
-        for name in _signature_defaults(type(self)):
-            setattr(self, name, given[name])
+        """``__init__``'s arguments (its ``locals()``) stored as they came, as scikit-learn
+        requires; ``fit`` checks them. A subclass's own ``__init__`` sets its own."""
+        for name, value in given.items():
+            if name != "self":
+                setattr(self, name, value)
 
     def _check_params(self, where: str) -> list[int]:
         """Every parameter checked; the hidden layer sizes as a list."""
@@ -173,10 +174,10 @@ class _BaseMLP(BaseEstimator):
         if isinstance(sizes_list, str) or not isinstance(sizes_list, (Sequence, np.ndarray)) \
                 or not all(_is_int(h) for h in sizes_list):
             raise InvalidParameterError(f"{where}: hidden_layer_sizes must be {expected}, got "
-                                        f"{describe(sizes)}")
+                                        f"{describe(sizes)}; the default is (100,)")
         if any(h < 1 for h in sizes_list):
             raise InvalidParameterError(f"{where}: hidden_layer_sizes must be {expected}, got "
-                                        f"{list(sizes_list)!r}")
+                                        f"{list(sizes_list)!r}; the default is (100,)")
         return [int(h) for h in sizes_list]
 
     # ---- data ---------------------------------------------------------------------------

@@ -291,6 +291,20 @@ def test_assert_close_takes_numpy_tolerances_and_numpy_scalars():
     assert_equal(np.sum(np.ones(3)), np.asarray(3.0))
 
 
+def test_assert_close_compares_the_shape_of_a_dask_array_that_does_not_know_it():
+    da = pytest.importorskip("dask.array")
+
+    def unknown():  # shape (nan,), (6,) once computed; a comparison may learn it in place
+        x = da.ones(6)
+        return x[x > 0]
+
+    assert_close(unknown(), da.ones(6))
+    for desired in (da.ones(()), da.ones((1, 6))):
+        for check in (assert_close, assert_equal):
+            with pytest.raises(AssertionError, match=r"(?i)shape"):
+                check(unknown(), desired)
+
+
 def test_assert_close_compares_a_torch_tensor_that_requires_grad():
     torch = pytest.importorskip("torch")
     p = torch.ones(3, dtype=torch.float64, requires_grad=True)
