@@ -114,16 +114,29 @@ def assert_all_agree(mine, reference):
     assert_agree(cost, grad_data, ref_cost, ref_grad_data)
 
 
-@pytest.mark.parametrize("library", REFERENCES)
-@settings(max_examples=25, deadline=None)
-@given(net=networks())
-@example(net=problem(0, 5, (3, 4), [], "softmax"))  # k = 0: softmax regression
-@example(net=problem(1, 4, (3, 5, 4, 2), ["relu", "tanh"], "sigmoid"))
-@example(net=problem(2, 1, (2, 3, 3, 3, 1), ["identity", "sigmoid", "relu"], "identity"))
-def test_numpy_agrees_with_autograd_at_any_depth(library, net):
+def any_depth(max_examples):
+    """Hypothesis over random networks, with the edge cases always among them."""
+    def wrap(test):
+        test = example(net=problem(0, 5, (3, 4), [], "softmax"))(test)  # k = 0: softmax regression
+        test = example(net=problem(1, 4, (3, 5, 4, 2), ["relu", "tanh"], "sigmoid"))(test)
+        test = example(net=problem(2, 1, (2, 3, 3, 3, 1), ["identity", "sigmoid", "relu"], "identity"))(test)
+        return settings(max_examples=max_examples, deadline=None)(given(net=networks())(test))
+    return wrap
+
+
+@any_depth(max_examples=25)
+def test_numpy_agrees_with_torch_autograd_at_any_depth(net):
     from mlp_xp.backends import get_backend
 
-    assert_all_agree(ours(get_backend("numpy"), *net), REFERENCES[library](*net))
+    assert_all_agree(ours(get_backend("numpy"), *net), REFERENCES["torch"](*net))
+
+
+# JAX is the second reference, and eager JAX compiles anew for every shape: fewer examples
+@any_depth(max_examples=10)
+def test_numpy_agrees_with_jax_at_any_depth(net):
+    from mlp_xp.backends import get_backend
+
+    assert_all_agree(ours(get_backend("numpy"), *net), REFERENCES["jax"](*net))
 
 
 # A few networks on every backend (JAX compiles anew for each shape).
