@@ -13,7 +13,7 @@ then writes 2 and 3 as markdown tables to ``<results-dir>/bench_<tag>.md`` (and 
 ``$OUT`` is what comes back from it). Every ratio in a table comes from medians measured in
 the same run of the command.
 
-Run (five to ten minutes on 2 CPU cores; the lock keeps other benchmarks off the machine)::
+Run (about ten minutes on 2 CPU cores; the lock keeps other benchmarks off the machine)::
 
     flock /tmp/mlp_xp_bench.lock python scripts/bench_readme.py
 

@@ -8,6 +8,13 @@ thread, each run on a thread of its own with a one-thread BLAS, and summed. This
 in one run of interleaved rounds (wall clock), the ratio blocks / whole with its 95%
 bootstrap interval, for: the first layer's product ``data @ W1``, an ``exp`` over its M x H1
 result, and ``forward_backward_prop`` itself. A ratio below 1 is what blocks would gain.
+
+Two more lines bound the other way to use both cores, products whole on every BLAS thread
+and only the elementwise passes split into row blocks: ``net/prod``, the whole call over its
+``3L - 1`` products alone (both whole, in the same rounds), and ``bound``,
+``1 + (net/prod - 1) * exp``. That bound assumes every elementwise pass gains as ``exp`` does
+(the passes that only stream memory gain less) and the split costs nothing, so such a path
+can do no better than it; its range comes from the ends of the two intervals.
 """
 
 from __future__ import annotations
@@ -18,7 +25,13 @@ from typing import Any
 
 import click
 import numpy as np
-from compare_peers import Net, _parse_shape, ratio_ci, time_interleaved  # this folder is on sys.path
+from compare_peers import (  # this folder is on sys.path
+    Net,
+    _parse_shape,
+    products_floor,
+    ratio_ci,
+    time_interleaved,
+)
 from threadpoolctl import ThreadpoolController
 
 from mlp_xp import forward_backward_prop, param_layout
@@ -26,7 +39,8 @@ from mlp_xp.cli import OneLineCommand
 
 
 def measure(net: Net, dtype: str, min_rounds: int) -> list[tuple[str, float, tuple[float, float] | None]]:
-    """``(what, blocks / whole, interval)`` for the product, the exp and the whole call."""
+    """``(what, ratio, interval)``: blocks / whole for the product, the exp and the whole call;
+    then ``net/prod`` and the ``bound`` of a path that splits only the elementwise passes."""
     blas = ThreadpoolController().select(user_api="blas")
     threads = max((lib.num_threads for lib in blas.lib_controllers), default=1)
     pool = ThreadPoolExecutor(threads)
@@ -59,14 +73,20 @@ def measure(net: Net, dtype: str, min_rounds: int) -> list[tuple[str, float, tup
         "product whole": lambda: data @ W1, "product blocks": in_blocks(lambda r: data[r] @ W1),
         "exp whole": lambda: np.exp(z1), "exp blocks": in_blocks(lambda r: np.exp(z1[r])),
         "network whole": lambda: network(slice(None)), "network blocks": network_in_blocks,
+        "products": products_floor(net, dtype, seed=1),
     }
     timings = time_interleaved(calls, min_time=0.0, min_rounds=min_rounds)
-    out = []
-    for what in ("product", "exp", "network"):
-        whole, blocks = timings[f"{what} whole"], timings[f"{what} blocks"]
-        out.append((what, float(np.median(blocks.runs_s) / np.median(whole.runs_s)), ratio_ci(blocks, whole)))
     pool.shutdown()
-    return out
+    out = []
+    for what, ours, theirs in [(w, f"{w} blocks", f"{w} whole") for w in ("product", "exp", "network")] + [
+            ("net/prod", "network whole", "products")]:
+        ratio = float(np.median(timings[ours].runs_s) / np.median(timings[theirs].runs_s))
+        out.append((what, ratio, ratio_ci(timings[ours], timings[theirs])))
+    (_, exp, exp_ci), (_, net_prod, net_prod_ci) = out[1], out[3]
+    bound = 1 + (net_prod - 1) * exp
+    ends = None if exp_ci is None or net_prod_ci is None else (
+        1 + (net_prod_ci[0] - 1) * exp_ci[0], 1 + (net_prod_ci[1] - 1) * exp_ci[1])
+    return [*out, ("bound", bound, ends)]
 
 
 @click.command(cls=OneLineCommand, help=__doc__.split("\n\n")[0],
@@ -82,7 +102,8 @@ def main(shapes: list[Net], dtypes: tuple[str, ...], min_rounds: int) -> None:
     blas = ThreadpoolController().select(user_api="blas")
     threads = max((lib.num_threads for lib in blas.lib_controllers), default=1)
     print(f"blocks / whole, wall clock: {threads} BLAS threads whole, against {threads} blocks of one "
-          f"thread each; {min_rounds} rounds")
+          f"thread each; {min_rounds} rounds. net/prod: the whole call / its products alone; bound: the "
+          "best a path with the products whole and the elementwise passes in blocks could do")
     for net in shapes:
         for dtype in dtypes:
             for what, ratio, ci in measure(net, dtype, min_rounds):

@@ -206,16 +206,20 @@ def test_row_blocks_measures_each_part(monkeypatch):
     module = load_script("row_blocks")
     ran = []
 
-    def timings(calls, **kwargs):  # each call run once, and blocks timed at twice the whole
+    def timings(calls, **kwargs):  # each call run once; blocks twice the whole, the products half
         ran.extend(name for name, f in calls.items() if f() is not None)
-        return {name: SimpleNamespace(runs_s=[2.0 if "blocks" in name else 1.0] * 15) for name in calls}
+        seconds = {"blocks": 2.0, "whole": 1.0, "products": 0.5}
+        return {name: SimpleNamespace(runs_s=[seconds[name.split()[-1]]] * 15) for name in calls}
 
     monkeypatch.setattr(module, "time_interleaved", timings)
     result = CliRunner().invoke(module.main, ["--shape", "600x30x20x5", "--dtype", "float32"])
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()[1:]
-    assert [line.split()[2:4] for line in lines] == [[w, "2.000"] for w in ("product", "exp", "network")]
-    assert len(ran) == 6
+    # net/prod 2; the bound 1 + (2 - 1) * 2, from the exp's blocks / whole
+    assert [line.split()[2:4] for line in lines] == [
+        ["product", "2.000"], ["exp", "2.000"], ["network", "2.000"], ["net/prod", "2.000"],
+        ["bound", "3.000"]]
+    assert len(ran) == 7
 
 
 @pytest.mark.parametrize(("args", "fragments"), [
