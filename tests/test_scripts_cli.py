@@ -9,6 +9,7 @@ import sys
 from types import SimpleNamespace
 
 import click
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -206,20 +207,39 @@ def test_row_blocks_measures_each_part(monkeypatch):
     module = load_script("row_blocks")
     ran = []
 
-    def timings(calls, **kwargs):  # each call run once; blocks twice the whole, the products half
+    seconds = {"product whole": 1.0, "product blocks": 1.5, "exp whole": 1.0, "exp blocks": 0.5,
+               "network whole": 1.0, "network blocks": 1.25, "products": 0.25}
+
+    def timings(calls, **kwargs):  # each call run once, then given its own time in 15 rounds
         ran.extend(name for name, f in calls.items() if f() is not None)
-        seconds = {"blocks": 2.0, "whole": 1.0, "products": 0.5}
-        return {name: SimpleNamespace(runs_s=[seconds[name.split()[-1]]] * 15) for name in calls}
+        return {name: SimpleNamespace(runs_s=[seconds[name]] * 15) for name in calls}
 
     monkeypatch.setattr(module, "time_interleaved", timings)
     result = CliRunner().invoke(module.main, ["--shape", "600x30x20x5", "--dtype", "float32"])
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()[1:]
-    # net/prod 2; the bound 1 + (2 - 1) * 2, from the exp's blocks / whole
-    assert [line.split()[2:4] for line in lines] == [
-        ["product", "2.000"], ["exp", "2.000"], ["network", "2.000"], ["net/prod", "2.000"],
-        ["bound", "3.000"]]
+    # net/prod 4; the bound 1 + (4 - 1) * 0.5, from the exp's blocks / whole
+    assert [line.split(maxsplit=2)[2].split(maxsplit=2) for line in lines] == [
+        ["product", "1.500", "[1.500, 1.500]"], ["exp", "0.500", "[0.500, 0.500]"],
+        ["network", "1.250", "[1.250, 1.250]"], ["net/prod", "4.000", "[4.000, 4.000]"],
+        ["bound", "2.500", "[2.500, 2.500]"]]
     assert len(ran) == 7
+
+
+def test_row_blocks_bound_splits_no_pass_that_loses_in_blocks():
+    module = load_script("row_blocks")
+    rng = np.random.default_rng(0)
+
+    def timings(exp_blocks):
+        runs = {"exp blocks": exp_blocks, "exp whole": 1.0, "network whole": 1.5, "products": 1.0}
+        return {k: SimpleNamespace(runs_s=list(v * (1 + 0.1 * rng.random(21)))) for k, v in runs.items()}
+
+    value, (lo, hi) = module.split_passes_bound(timings(exp_blocks=2.0))  # exp loses: net/prod
+    assert 1.2 < lo <= value <= hi < 1.8 and value == pytest.approx(1.5, abs=0.1)
+    value, (lo, hi) = module.split_passes_bound(timings(exp_blocks=0.5))  # 1 + 0.5 * 0.5
+    assert lo <= value <= hi and value == pytest.approx(1.25, abs=0.1)
+    few = {k: SimpleNamespace(runs_s=v.runs_s[:14]) for k, v in timings(0.5).items()}
+    assert module.split_passes_bound(few)[1] is None  # too few rounds for an interval
 
 
 @pytest.mark.parametrize(("args", "fragments"), [
