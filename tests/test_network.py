@@ -60,6 +60,8 @@ def test_network_passes_gradcheck_naive(backend, capsys):
     assert capsys.readouterr().out == "Gradient check passed!\n"
 
 
+@pytest.mark.skip_backends("dask", reason="tests/test_cli.py's main-job test runs this same check on "
+                            "every backend, Dask's included, and on Dask it takes 20 s")
 def test_sanity_check(backend, capsys):
     assert sanity_check(backend.name) is True
     assert capsys.readouterr().out == "Running sanity check...\nGradient check passed!\n"
