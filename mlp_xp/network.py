@@ -207,9 +207,9 @@ def _network(xp: Any, data: Array, labels: Array, params: Array, layout: ParamLa
     cost, delta = _cost_and_delta(xp, output, z, labels)
     del z
 
-    grads: list[Array] = []
+    grads: list[Array] = []  # per layer, last first
     for i in reversed(range(L)):  # layer i + 1
-        grads += [xp.sum(delta, axis=0), xp.reshape(a[i].T @ delta, (-1,))]  # db, dW (reversed)
+        grads.append(_layer_grad(xp, a[i].T @ delta, delta))
         if i == 0 and not input_grad:
             break
         # dCost/d data for the first layer, else the previous layer's delta
@@ -319,13 +319,19 @@ def _seed_network(
     cost, delta1 = _cost_and_delta(xp, "softmax", z2, labels)
     del z2  # M x Dy, spent: free it before the backward pass allocates
 
-    gb2 = xp.sum(delta1, axis=0)
-    gW2 = h.T @ delta1
+    grad2 = _layer_grad(xp, h.T @ delta1, delta1)
     delta2 = _back_through(xp, "sigmoid", delta1, W2, h)  # (delta1 W2^T) * h (1 - h)
     del h  # free each M x H array as soon as it is spent: it lowers the peak
-    gW1 = data.T @ delta2
-    gb1 = xp.sum(delta2, axis=0)
+    grad1 = _layer_grad(xp, data.T @ delta2, delta2)
     del delta2
+    return cost, xp.concat([grad1, grad2])
 
-    grad = xp.concat([xp.reshape(gW1, (-1,)), gb1, xp.reshape(gW2, (-1,)), gb2])
-    return cost, grad
+
+def _layer_grad(xp: Any, dW: Array, delta: Array) -> Array:
+    """One layer's ``dW`` and ``db`` as the layout has them: ``[dW; db]``, ``(D(l-1) + 1) x Dl``,
+    flattened row-major (``dW``'s rows, then ``db``).
+
+    One concatenation per layer, of whole rows: under ``jax.jit`` on the CPU, XLA fuses a
+    concatenation of the flattened blocks with the products that feed it, and that ran 5 to
+    50 times slower than the blocks alone at some batch sizes (``scripts/jax_jit_concat.py``)."""
+    return xp.reshape(xp.concat([dW, xp.sum(delta, axis=0, keepdims=True)], axis=0), (-1,))

@@ -1,8 +1,10 @@
 """The command lines of scripts/bench_readme.py, compare_checkers.py, dask_scale.py,
-row_blocks.py and validation_overhead.py: ``--help`` lists every option, and a user's mistake is one line on
-stderr and exit status 2, before any work. No benchmark runs: in the tests of mistakes, what
-a script calls to start its work is replaced by something that fails the test when used."""
+jax_jit_concat.py, row_blocks.py and validation_overhead.py: ``--help`` lists every option,
+and a user's mistake is one line on stderr and exit status 2, before any work. No benchmark
+runs: in the tests of mistakes, what a script calls to start its work is replaced by something
+that fails the test when used."""
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -20,6 +22,7 @@ OPTIONS = {
     "bench_readme": ["--tag", "--results-dir", "--sweep-mode", "--max-batch", "--min-time", "--json-dir"],
     "compare_checkers": ["--budget", "--large-m", "--checkers"],
     "dask_scale": ["--rows", "--dims", "--chunk-rows", "--workers", "--address"],
+    "jax_jit_concat": ["--rows", "--rounds"],
     "row_blocks": ["--shape", "--dtype", "--min-rounds"],
     "validation_overhead": ["--backend", "--repeats"],
 }
@@ -29,6 +32,7 @@ WORK = {
     "bench_readme": ["subprocess"],  # the main job and mlp-xp bench run as subprocesses
     "compare_checkers": ["problems", "table"],
     "dask_scale": ["LocalCluster", "Client", "measure"],
+    "jax_jit_concat": ["measure"],
     "row_blocks": ["measure"],
     "validation_overhead": ["measure"],
 }
@@ -240,6 +244,59 @@ def test_row_blocks_bound_splits_no_pass_that_loses_in_blocks():
     assert lo <= value <= hi and value == pytest.approx(1.25, abs=0.1)
     few = {k: SimpleNamespace(runs_s=v.runs_s[:14]) for k, v in timings(0.5).items()}
     assert module.split_passes_bound(few)[1] is None  # too few rounds for an interval
+
+
+@pytest.mark.parametrize(("args", "fragments"), [
+    (["--rows", "0"], ["'--rows'", "0 is not in the range x>=1"]),
+    (["--rounds", "2"], ["'--rounds'", "2 is not in the range x>=3"]),
+])
+def test_jax_jit_concat_mistakes(no_work, args, fragments):
+    _one_line_error(no_work("jax_jit_concat"), args, *fragments)
+
+
+def test_jax_jit_concat_without_jax_says_so_in_one_line(no_work, monkeypatch):
+    from mlp_xp.backends import BackendUnavailable
+
+    module = no_work("jax_jit_concat")
+
+    def get_backend(name):
+        raise BackendUnavailable(name, "jax is not installed")
+
+    monkeypatch.setattr(module, "get_backend", get_backend)
+    _one_line_error(module, [], "'--rows'", "this probe needs JAX: jax is not installed")
+
+
+def test_jax_jit_concat_times_every_form_and_their_ratios(monkeypatch):
+    module = load_script("jax_jit_concat")
+    monkeypatch.setattr(module, "get_backend", lambda name: None)  # no JAX needed for the table
+    times = {"mlp_xp": 0.005, "flat": 0.1, "rows": 0.006, "blocks": 0.004}
+    monkeypatch.setattr(module, "measure", lambda M, rounds: times)
+    result = CliRunner().invoke(module.main, ["--rows", "32", "--rows", "64", "--rounds", "3"])
+    assert result.exit_code == 0, result.output
+    rows = [line.split() for line in result.stdout.splitlines()[2:]]
+    assert rows == [[M, "5.00", "ms", "100.00", "ms", "6.00", "ms", "4.00", "ms", "25.00", "1.50"]
+                    for M in ("32", "64")]
+
+
+@pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="jax is not installed")
+def test_jax_jit_concat_forms_give_the_same_gradient():
+    module = load_script("jax_jit_concat")
+    from mlp_xp import forward_backward_prop, param_layout
+    from mlp_xp.backends import get_backend
+
+    b, rng = get_backend("jax"), np.random.default_rng(1)
+    dims = module.DIMENSIONS
+    data = b.asarray(rng.standard_normal((3, dims[0])), "float64")
+    labels = b.asarray(np.eye(dims[-1])[[0, 4, 9]], "float64")
+    params = b.asarray(0.05 * rng.standard_normal(param_layout(dims).size), "float64")
+    cost, grad = forward_backward_prop(data, labels, params, dims)
+    for form in ("flat", "rows"):
+        c, g = module.plain(data, labels, params, form)
+        np.testing.assert_allclose(np.asarray(g), np.asarray(grad), rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(float(c), float(cost), rtol=1e-12)
+    c, blocks = module.plain(data, labels, params, "blocks")
+    flat = np.concatenate([np.asarray(x).ravel() for x in blocks])
+    np.testing.assert_allclose(flat, np.asarray(grad), rtol=1e-12, atol=1e-14)
 
 
 @pytest.mark.parametrize(("args", "fragments"), [
