@@ -209,7 +209,7 @@ def _network(xp: Any, data: Array, labels: Array, params: Array, layout: ParamLa
 
     grads: list[Array] = []  # per layer, last first
     for i in reversed(range(L)):  # layer i + 1
-        grads.append(_layer_grad(xp, a[i].T @ delta, delta))
+        grads.append(_layer_grad(xp, a[i].T @ delta, xp.sum(delta, axis=0, keepdims=True)))
         if i == 0 and not input_grad:
             break
         # dCost/d data for the first layer, else the previous layer's delta
@@ -319,19 +319,21 @@ def _seed_network(
     cost, delta1 = _cost_and_delta(xp, "softmax", z2, labels)
     del z2  # M x Dy, spent: free it before the backward pass allocates
 
-    grad2 = _layer_grad(xp, h.T @ delta1, delta1)
+    grad2 = _layer_grad(xp, h.T @ delta1, xp.sum(delta1, axis=0, keepdims=True))
     delta2 = _back_through(xp, "sigmoid", delta1, W2, h)  # (delta1 W2^T) * h (1 - h)
     del h  # free each M x H array as soon as it is spent: it lowers the peak
-    grad1 = _layer_grad(xp, data.T @ delta2, delta2)
+    gW1, gb1 = data.T @ delta2, xp.sum(delta2, axis=0, keepdims=True)
     del delta2
+    grad1 = _layer_grad(xp, gW1, gb1)
+    del gW1  # at most twice the params alive: the rows and their copy, then both layers and the whole
     return cost, xp.concat([grad1, grad2])
 
 
-def _layer_grad(xp: Any, dW: Array, delta: Array) -> Array:
-    """One layer's ``dW`` and ``db`` as the layout has them: ``[dW; db]``, ``(D(l-1) + 1) x Dl``,
-    flattened row-major (``dW``'s rows, then ``db``).
+def _layer_grad(xp: Any, dW: Array, db: Array) -> Array:
+    """One layer's gradient as the layout has it: ``[dW; db]`` (``db`` a 1 x Dl row), flattened
+    row-major, so ``dW``'s rows and then ``db``.
 
-    One concatenation per layer, of whole rows: under ``jax.jit`` on the CPU, XLA fuses a
-    concatenation of the flattened blocks with the products that feed it, and that ran 5 to
-    50 times slower than the blocks alone at some batch sizes (``scripts/jax_jit_concat.py``)."""
-    return xp.reshape(xp.concat([dW, xp.sum(delta, axis=0, keepdims=True)], axis=0), (-1,))
+    Joined by rows per layer, not in one concatenation of the flattened blocks: under
+    ``jax.jit`` on the CPU that one took up to 69 times as long as returning the blocks at
+    some batch sizes, for a cause not found (``scripts/jax_jit_concat.py``)."""
+    return xp.reshape(xp.concat([dW, db], axis=0), (-1,))
