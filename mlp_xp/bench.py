@@ -416,7 +416,7 @@ def bytes_needed(shape: Shape, dtype: str) -> int:
 
     The network's call holds its data ``M x Dx``, labels ``M x Dy`` and params
     ``(Dx+1) H + (H+1) Dy``, with at its peak two ``M x H`` temporaries, two ``M x Dy``
-    ones and the gradient (its four blocks and their concatenation: twice the params).
+    ones and the gradient (each layer's rows, then their concatenation: twice the params).
     The floor (:func:`matmul_floor`) holds its six operands and its five products. The
     two are never alive together, so the larger counts. Small vectors and the host's
     copies while data move are left out: a sane first bound, not an exact peak.

@@ -123,7 +123,7 @@ def memory_bound(net: Net, itemsize: int) -> int:
 
     The hidden activations ``M x D1, ..., M x D(L-1)``; two ``M x D`` arrays of the widest
     layer (a layer's pre-activation and its activation, or a delta and the next one); the
-    gradient twice (its blocks, then their concatenation).
+    gradient twice (each layer's rows, then their concatenation).
     """
     M, dims = net.M, net.dimensions
     return itemsize * (M * sum(dims[1:-1]) + 2 * M * max(dims[1:]) + 2 * param_layout(dims).size)

@@ -7,15 +7,17 @@ some M (2 to 32, 128, 256) and not at others, when ``forward_backward_prop`` ret
 gradient as one concatenation of the four flattened blocks. This times, under ``jax.jit`` on
 the JAX CPU backend, in float64, at each M:
 
-- ``mlp_xp``: :func:`mlp_xp.forward_backward_prop`;
+- ``mlp_xp``: :func:`mlp_xp.forward_backward_prop` (its gradient joined as ``rows`` is);
 - ``flat``: the same cost and gradient written plainly with ``jax.numpy``, the gradient one
   concatenation of the flattened ``dW1, db1, dW2, db2``;
 - ``rows``: the same, each layer's ``[dW; db]`` concatenated by rows first, then flattened,
   then the layers concatenated (the same vector; what mlp_xp does);
 - ``blocks``: the same function returning the four blocks, not concatenated.
 
-Where ``flat`` is much slower than ``blocks``, XLA's CPU compiler has fused the concatenation
-with the products that feed it. Medians of ``--rounds`` calls after a warm-up, wall clock.
+Where ``flat`` is much slower than ``blocks``, the one concatenation is what costs; why is not
+known (in the compiled program the products stay separate ``dot`` operations in both forms).
+Median and IQR of ``--rounds`` calls of each after a warm-up, wall clock, the functions
+called in turn within each round so that a drift of the machine hits them all alike.
 """
 
 from __future__ import annotations
@@ -58,20 +60,27 @@ def plain(data: Any, labels: Any, params: Any, form: str) -> Any:
     return cost, blocks
 
 
-def median_seconds(f: Callable[[], Any], rounds: int) -> float:
+def interleaved_seconds(calls: dict[str, Callable[[], Any]], rounds: int) -> dict[str, tuple[float, float]]:
+    """``(median, IQR)`` seconds of each call, timed once per round in turn, after one call that compiles."""
     import jax
 
-    jax.block_until_ready(f())  # compiles
-    times = []
-    for _ in range(rounds):
-        start = time.perf_counter()
+    for f in calls.values():
         jax.block_until_ready(f())
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    times: dict[str, list[float]] = {name: [] for name in calls}
+    for _ in range(rounds):
+        for name, f in calls.items():
+            start = time.perf_counter()
+            jax.block_until_ready(f())
+            times[name].append(time.perf_counter() - start)
+    out = {}
+    for name, t in times.items():
+        q1, _, q3 = statistics.quantiles(t, n=4)
+        out[name] = (statistics.median(t), q3 - q1)
+    return out
 
 
-def measure(M: int, rounds: int) -> dict[str, float]:
-    """Median seconds of the four jitted functions at batch size ``M``."""
+def measure(M: int, rounds: int) -> dict[str, tuple[float, float]]:
+    """``(median, IQR)`` seconds of the four jitted functions at batch size ``M``."""
     import jax
 
     b = get_backend("jax")
@@ -82,15 +91,15 @@ def measure(M: int, rounds: int) -> dict[str, float]:
     functions = {"mlp_xp": jax.jit(lambda d, y, p: forward_backward_prop(d, y, p, DIMENSIONS))}
     for form in FORMS:
         functions[form] = jax.jit(lambda d, y, p, form=form: plain(d, y, p, form))
-    return {name: median_seconds(lambda f=f: f(data, labels, params), rounds)
-            for name, f in functions.items()}
+    return interleaved_seconds({name: lambda f=f: f(data, labels, params) for name, f in functions.items()},
+                               rounds)
 
 
 def _jax_or_exit(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
     try:
         get_backend("jax")
     except BackendUnavailable as error:
-        raise click.BadParameter(f"this probe needs JAX: {error.reason}", ctx, param) from None
+        raise click.UsageError(f"this probe needs JAX: {error.reason}", ctx) from None
     return value
 
 
@@ -103,11 +112,14 @@ def _jax_or_exit(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
 def main(rows: tuple[int, ...], rounds: int) -> None:
     print(f"jax.jit on the CPU, float64, (Dx, H, Dy) = {DIMENSIONS}; medians of {rounds} calls")
     names = ("mlp_xp", *FORMS)
-    print(f"{'M':>6}  " + "  ".join(f"{name:>10}" for name in names) + "  flat / blocks  rows / blocks")
+    print(f"{'M':>6}  " + "  ".join(f"{name + ' ms (IQR)':>18}" for name in names)
+          + "  flat / blocks  rows / blocks")
     for M in rows:
         t = measure(M, rounds)
-        times = "  ".join(f"{t[name] * 1e3:>7.2f} ms" for name in names)
-        print(f"{M:>6}  {times}  {t['flat'] / t['blocks']:>13.2f}  {t['rows'] / t['blocks']:>12.2f}")
+        times = "  ".join(f"{t[name][0] * 1e3:>9.2f} ({t[name][1] * 1e3:>6.2f})" for name in names)
+        median = {name: t[name][0] for name in names}
+        print(f"{M:>6}  {times}  {median['flat'] / median['blocks']:>13.2f}  "
+              f"{median['rows'] / median['blocks']:>12.2f}")
 
 
 if __name__ == "__main__":
