@@ -98,11 +98,21 @@ def test_true_gradient_passes(backend, mode):
     assert result.n_evaluations == (2 * params.shape[0] + 1 if mode == "full" else 2 * DEFAULT_DIRECTIONS + 1)
 
 
+#: The planted cases that also run on Dask, where each takes 4 to 12 s (f builds a graph per
+#: call): every block, one entry named, the subtle 1e-3 error, and both modes. The checker's
+#: Dask path (lazy derivatives, one read) is the same whichever entry is wrong.
+DASK_CASES = {("full", "W2_entry_off"), ("full", "b1_entry_off_1e-3"), ("full", "mean_cost_gradient"),
+              ("fast", "b2_sign_flipped"), ("fast", "sigmoid_factor_missing")}
+
+
 # an error of 1e-3 in one entry is full mode's job (see gradcheck's docstring)
 @pytest.mark.parametrize(
     ("mode", "bug"), [("full", b) for b in PLANTED_BUGS] + [("fast", b) for b in MATERIAL_BUGS]
 )
 def test_planted_bug_is_caught_and_its_block_named(backend, mode, bug):
+    if backend.name == "dask" and (mode, bug) not in DASK_CASES:
+        pytest.skip("on Dask only DASK_CASES run (each case takes seconds there); this one runs on "
+                    "every other backend")
     f, params = _network(backend, TINY, bug=bug)
     result = gradcheck(f, params, mode=mode, layout=param_layout(TINY))
     expected_blocks = PLANTED_BUGS[bug][1]
