@@ -98,7 +98,7 @@ def test_true_gradient_passes(backend, mode):
     assert result.n_evaluations == (2 * params.shape[0] + 1 if mode == "full" else 2 * DEFAULT_DIRECTIONS + 1)
 
 
-#: The planted cases that also run on Dask, where each takes 4 to 12 s (f builds a graph per
+#: The planted cases that also run on Dask, where each takes about 4 to 5 s (f builds a graph per
 #: call): every block, one entry named, the subtle 1e-3 error, and both modes. The checker's
 #: Dask path (lazy derivatives, one read) is the same whichever entry is wrong.
 DASK_CASES = {("full", "W2_entry_off"), ("full", "b1_entry_off_1e-3"), ("full", "mean_cost_gradient"),

@@ -136,7 +136,16 @@ def test_gradient_is_joined_by_layer_rows(dims, activation):
     b = get_backend("jax")
     data, labels, params = (b.asarray(a, "float64") for a in random_problem(3, dims, seed=2))
     program = jax.make_jaxpr(lambda p: forward_backward_prop(data, labels, p, dims, activation=activation))
-    joins = [e for e in program(params).jaxpr.eqns if e.primitive.name == "concatenate"]
+
+    def equations(jaxpr):  # with those of any sub-program (a jnp function jitted inside)
+        for e in jaxpr.eqns:
+            yield e
+            for v in e.params.values():
+                inner = getattr(v, "jaxpr", v)
+                if hasattr(inner, "eqns"):
+                    yield from equations(inner)
+
+    joins = [e for e in equations(program(params).jaxpr) if e.primitive.name == "concatenate"]
     L = len(dims) - 1
     # (result's ndim, operands): one 2-D join of [dW; db] per layer, then one 1-D join of L layers
     assert sorted((e.outvars[0].aval.ndim, len(e.invars)) for e in joins) == [(1, L)] + [(2, 2)] * L

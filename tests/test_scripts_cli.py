@@ -263,7 +263,8 @@ def test_jax_jit_concat_without_jax_says_so_in_one_line(no_work, monkeypatch):
         raise BackendUnavailable(name, "jax is not installed")
 
     monkeypatch.setattr(module, "get_backend", get_backend)
-    _one_line_error(module, [], "this probe needs JAX: jax is not installed")
+    line = _one_line_error(module, [], "this probe needs JAX: jax is not installed")
+    assert line.startswith("Error: this probe needs JAX") and "--rows" not in line  # not the user's --rows
 
 
 def test_jax_jit_concat_times_every_form_and_their_ratios(monkeypatch):
@@ -276,6 +277,23 @@ def test_jax_jit_concat_times_every_form_and_their_ratios(monkeypatch):
     rows = [line.replace("(", " ").replace(")", " ").split() for line in result.stdout.splitlines()[2:]]
     assert rows == [[M, "5.00", "0.50", "100.00", "20.00", "6.00", "1.00", "4.00", "0.00", "25.00", "1.50"]
                     for M in ("32", "64")]
+
+
+def test_jax_jit_concat_interleaves_its_calls_and_gives_median_and_iqr(monkeypatch):
+    module = load_script("jax_jit_concat")
+    monkeypatch.setitem(sys.modules, "jax", SimpleNamespace(block_until_ready=lambda x: x))
+    order, clock = [], {"now": 0.0}
+    monkeypatch.setattr(module.time, "perf_counter", lambda: clock["now"])
+
+    def call(name, seconds):  # each call moves the fake clock on by its own time
+        def f():
+            order.append(name)
+            clock["now"] += seconds
+        return f
+
+    out = module.interleaved_seconds({"a": call("a", 1.0), "b": call("b", 3.0)}, rounds=4)
+    assert order == ["a", "b"] + ["a", "b"] * 4  # one warm-up each, then one of each per round
+    assert out == {"a": (1.0, 0.0), "b": (3.0, 0.0)}
 
 
 @pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="jax is not installed")
