@@ -254,15 +254,19 @@ def test_jax_jit_concat_mistakes(no_work, args, fragments):
     _one_line_error(no_work("jax_jit_concat"), args, *fragments)
 
 
-def test_jax_jit_concat_without_jax_says_so_in_one_line(no_work, monkeypatch):
+def _backends_unavailable(monkeypatch, module, reason: str) -> None:
+    """Every backend ``module`` asks for is unavailable, for ``reason``."""
     from mlp_xp.backends import BackendUnavailable
 
-    module = no_work("jax_jit_concat")
-
     def get_backend(name):
-        raise BackendUnavailable(name, "jax is not installed")
+        raise BackendUnavailable(name, reason)
 
     monkeypatch.setattr(module, "get_backend", get_backend)
+
+
+def test_jax_jit_concat_without_jax_says_so_in_one_line(no_work, monkeypatch):
+    module = no_work("jax_jit_concat")
+    _backends_unavailable(monkeypatch, module, "jax is not installed")
     line = _one_line_error(module, [], "this probe needs JAX: jax is not installed")
     assert line.startswith("Error: this probe needs JAX") and "--rows" not in line  # not the user's --rows
 
@@ -326,14 +330,8 @@ def test_validation_overhead_mistakes(no_work, args, fragments):
 
 
 def test_validation_overhead_backend_that_cannot_run_here(no_work, monkeypatch):
-    from mlp_xp.backends import BackendUnavailable
-
     module = no_work("validation_overhead")
-
-    def get_backend(name):
-        raise BackendUnavailable(name, "cupy is not installed")
-
-    monkeypatch.setattr(module, "get_backend", get_backend)
+    _backends_unavailable(monkeypatch, module, "cupy is not installed")
     _one_line_error(module, ["--backend", "cupy"], "'--backend'", "backend 'cupy' is not available")
 
 
